@@ -1,0 +1,151 @@
+//! The operational HTTP surface every binary serves: `GET /health/live`, `GET /health/ready`
+//! (200 when every readiness check passes, 503 with the failing ones otherwise) and
+//! `GET /metrics` (Prometheus/OpenMetrics text from a `prometheus-client` registry), plus
+//! tracing set-up.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use prometheus_client::registry::Registry;
+use serde_json::json;
+
+use crate::shutdown::Shutdown;
+
+/// Named readiness checks, each either passing or failing with a detail.
+#[derive(Debug, Default)]
+pub struct Readiness {
+    checks: Mutex<BTreeMap<String, Check>>,
+}
+
+#[derive(Debug, Clone)]
+struct Check {
+    ok: bool,
+    detail: String,
+}
+
+impl Readiness {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// Records the current state of one check.
+    pub fn set(&self, name: &str, ok: bool, detail: impl Into<String>) {
+        let mut checks = self.checks.lock().expect("readiness lock");
+        checks.insert(
+            name.to_owned(),
+            Check {
+                ok,
+                detail: detail.into(),
+            },
+        );
+    }
+
+    /// True when every check passes.
+    pub fn is_ready(&self) -> bool {
+        self.checks.lock().expect("readiness lock").values().all(|c| c.ok)
+    }
+
+    /// The checks as JSON: `{"ready": bool, "checks": {name: {"ok", "detail"}}}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let checks = self.checks.lock().expect("readiness lock");
+        let map: serde_json::Map<String, serde_json::Value> = checks
+            .iter()
+            .map(|(k, c)| (k.clone(), json!({"ok": c.ok, "detail": c.detail})))
+            .collect();
+        json!({"ready": checks.values().all(|c| c.ok), "checks": map})
+    }
+}
+
+/// Shared state of the ops routes.
+#[derive(Clone)]
+pub struct Ops {
+    pub registry: Arc<Registry>,
+    pub readiness: Arc<Readiness>,
+}
+
+/// Router with `/health/live`, `/health/ready` and `/metrics`.
+pub fn router(ops: Ops) -> Router {
+    Router::new()
+        .route("/health/live", get(|| async { Json(json!({"status": "live"})) }))
+        .route("/health/ready", get(ready))
+        .route("/metrics", get(metrics))
+        .with_state(ops)
+}
+
+async fn ready(State(ops): State<Ops>) -> Response {
+    let status = if ops.readiness.is_ready() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(ops.readiness.to_json())).into_response()
+}
+
+async fn metrics(State(ops): State<Ops>) -> Response {
+    let mut body = String::new();
+    match prometheus_client::encoding::text::encode(&mut body, &ops.registry) {
+        Ok(()) => (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            body,
+        )
+            .into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+/// Binds `addr`; the error names the address (call it at start-up so a busy port fails fast).
+pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))
+}
+
+/// Serves `router` on a bound listener until `shutdown` fires.
+pub async fn serve_on(listener: tokio::net::TcpListener, router: Router, shutdown: Shutdown) -> std::io::Result<()> {
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "listening");
+    }
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move { shutdown.wait().await })
+        .await
+}
+
+/// Binds `addr` (a start-up error names it) and serves `router` until `shutdown` fires.
+pub async fn serve(addr: SocketAddr, router: Router, shutdown: Shutdown) -> std::io::Result<()> {
+    serve_on(bind(addr).await?, router, shutdown).await
+}
+
+/// Logs to stderr; `RUST_LOG` filters (default `info`).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readiness_fails_when_any_check_fails() {
+        let r = Readiness::new();
+        assert!(r.is_ready());
+        r.set("kafka", true, "connected");
+        r.set("docker", false, "unreachable");
+        assert!(!r.is_ready());
+        assert_eq!(r.to_json()["checks"]["docker"]["detail"], "unreachable");
+        r.set("docker", true, "ok");
+        assert!(r.is_ready());
+    }
+}
