@@ -88,18 +88,41 @@ async fn ready(State(ops): State<Ops>) -> Response {
 }
 
 async fn metrics(State(ops): State<Ops>) -> Response {
-    let mut body = String::new();
-    match prometheus_client::encoding::text::encode(&mut body, &ops.registry) {
-        Ok(()) => (
-            [(
-                header::CONTENT_TYPE,
-                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            )],
-            body,
-        )
-            .into_response(),
+    match render_metrics(&ops.registry) {
+        Ok(body) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
+}
+
+/// Encodes a registry in the classic Prometheus text format (what `promtool check metrics` and
+/// every Prometheus version read).
+pub fn render_metrics(registry: &Registry) -> Result<String, std::fmt::Error> {
+    let mut open_metrics = String::new();
+    prometheus_client::encoding::text::encode(&mut open_metrics, registry)?;
+    Ok(openmetrics_to_prometheus(&open_metrics))
+}
+
+/// prometheus-client writes OpenMetrics, where a counter family `x` has samples `x_total`; the
+/// classic format wants the family itself named `x_total`, and has no `# EOF` or `# UNIT`.
+fn openmetrics_to_prometheus(text: &str) -> String {
+    let counters: std::collections::HashSet<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE ")?.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+            counters.contains(name).then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        out.push_str(renamed.as_deref().unwrap_or(line).trim_end());
+        out.push('\n');
+    }
+    out
 }
 
 /// Binds `addr`; the error names the address (call it at start-up so a busy port fails fast).
@@ -130,12 +153,30 @@ pub fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use prometheus_client::metrics::counter::Counter;
+    use prometheus_client::metrics::gauge::Gauge;
+
+    #[test]
+    fn counters_are_named_with_total_in_classic_text() {
+        let mut registry = Registry::default();
+        let c = Counter::<u64>::default();
+        c.inc();
+        registry.register("things_done", "Things done", c);
+        registry.register("queue_depth", "Depth", Gauge::<i64>::default());
+        let text = render_metrics(&registry).unwrap();
+        assert!(text.contains("# HELP things_done_total Things done."), "{text}");
+        assert!(text.contains("# TYPE things_done_total counter"), "{text}");
+        assert!(text.contains("things_done_total 1"), "{text}");
+        assert!(text.contains("# TYPE queue_depth gauge"), "{text}");
+        assert!(!text.contains("# EOF"), "{text}");
+    }
 
     #[test]
     fn readiness_fails_when_any_check_fails() {
