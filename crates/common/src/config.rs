@@ -9,6 +9,24 @@ pub fn fail(message: impl std::fmt::Display) -> ! {
     std::process::exit(2)
 }
 
+/// Parses the command line (and environment twins) like `T::parse()`, except that an invalid
+/// setting stops the program with ONE line naming it (clap's own errors span several lines);
+/// `--help` and `--version` behave as usual.
+pub fn parse_args<T: clap::Parser>() -> T {
+    T::try_parse().unwrap_or_else(|e| match e.kind() {
+        clap::error::ErrorKind::DisplayHelp
+        | clap::error::ErrorKind::DisplayVersion
+        | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => e.exit(),
+        _ => fail(one_line(&e.render().to_string())),
+    })
+}
+
+/// The first non-empty line of a clap error, without its `error: ` prefix.
+fn one_line(rendered: &str) -> String {
+    let line = rendered.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("invalid arguments");
+    line.strip_prefix("error: ").unwrap_or(line).to_owned()
+}
+
 /// Unwraps a required setting, or stops with a line naming its variable and flag.
 pub fn required<T>(value: Option<T>, env_name: &str, flag: &str) -> T {
     value.unwrap_or_else(|| {
@@ -60,6 +78,12 @@ pub fn kafka_passthrough_from_env() -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clap_errors_fold_to_one_line() {
+        let rendered = "error: invalid value 'x' for '--interval <COLLECT_INTERVAL>': bad\n\nFor more information, try '--help'.\n";
+        assert_eq!(one_line(rendered), "invalid value 'x' for '--interval <COLLECT_INTERVAL>': bad");
+    }
 
     #[test]
     fn durations() {

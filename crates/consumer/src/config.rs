@@ -84,7 +84,7 @@ pub struct BatchLimits {
 impl Config {
     /// Parses flags and environment; stops the program with one line on a bad setting.
     pub fn from_args() -> Self {
-        Self::from_parsed(Args::parse()).unwrap_or_else(|e| common::config::fail(e))
+        Self::from_parsed(common::config::parse_args::<Args>()).unwrap_or_else(|e| common::config::fail(e))
     }
 
     /// Validates parsed arguments.

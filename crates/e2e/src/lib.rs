@@ -1,1 +1,13 @@
-//! Test harness placeholder
+//! Harness for the end-to-end tests: finds the real binaries built by `cargo build --workspace
+//! --bins`, reads where the real services are (`scripts/services.sh` writes them to an env
+//! file), makes each test its own database, topic, consumer group and ports, starts and stops
+//! the binaries as child processes, and polls for outcomes with deadlines.
+
+pub mod kafka;
+pub mod procs;
+pub mod services;
+pub mod wait;
+
+pub use procs::{free_port, Proc, Stack};
+pub use services::{Services, TestDb};
+pub use wait::wait_until;

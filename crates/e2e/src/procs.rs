@@ -1,0 +1,200 @@
+//! The real binaries as child processes: started with a clean environment (only what the test
+//! passes), logs to files under `target/e2e-logs/`, signals, and a [`Stack`] that knows how to
+//! start api-backend, consumer and collector against one test's database and topic.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::kafka;
+use crate::services::{bin_dir, Services, TestDb};
+use crate::wait::wait_until;
+
+/// A free TCP port on loopback.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A running binary. Killed on drop; on a failing test its log tail is printed.
+pub struct Proc {
+    pub name: String,
+    child: Child,
+    pub log: PathBuf,
+}
+
+impl Proc {
+    /// Starts `bin` from the workspace's target dir with exactly `envs` (plus PATH/HOME/RUST_LOG).
+    pub fn spawn(name: &str, bin: &str, args: &[&str], envs: &[(&str, String)], log_dir: &Path) -> Proc {
+        std::fs::create_dir_all(log_dir).unwrap();
+        let log = log_dir.join(format!("{name}.log"));
+        let file = File::options().create(true).append(true).open(&log).unwrap();
+        let mut cmd = Command::new(bin_dir().join(bin));
+        cmd.args(args).env_clear().stdout(file.try_clone().unwrap()).stderr(file).stdin(Stdio::null());
+        for keep in ["PATH", "HOME"] {
+            if let Ok(v) = std::env::var(keep) {
+                cmd.env(keep, v);
+            }
+        }
+        cmd.env("RUST_LOG", std::env::var("E2E_RUST_LOG").unwrap_or_else(|_| "info".into()));
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("start {bin}: {e}"));
+        Proc { name: name.to_owned(), child, log }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends a signal by name (`TERM`, `KILL`, `STOP`, `CONT`).
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill").arg(format!("-{sig}")).arg(self.pid().to_string()).status().unwrap().success();
+        assert!(ok, "kill -{sig} {}", self.name);
+    }
+
+    /// SIGKILL and reap.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then waits up to `timeout` for the exit status.
+    pub fn terminate(&mut self, timeout: Duration) -> ExitStatus {
+        self.signal("TERM");
+        self.wait_exit(timeout)
+    }
+
+    /// Waits up to `timeout` for the process to exit by itself.
+    pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                self.kill();
+                panic!("{} did not exit within {timeout:?}; log: {}", self.name, self.log.display());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// The whole log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if self.is_running() {
+            self.kill();
+        }
+        if std::thread::panicking() {
+            let lines: Vec<String> =
+                BufReader::new(File::open(&self.log).unwrap()).lines().map_while(Result::ok).collect();
+            eprintln!("----- last lines of {} ({}) -----", self.name, self.log.display());
+            for l in &lines[lines.len().saturating_sub(40)..] {
+                eprintln!("{l}");
+            }
+        }
+    }
+}
+
+/// One test's pipeline: its own database, topic (+ `.dlq`), consumer group and log folder.
+pub struct Stack {
+    pub services: Services,
+    pub db: TestDb,
+    pub topic: String,
+    pub group: String,
+    pub log_dir: PathBuf,
+    pub http: reqwest::Client,
+}
+
+/// Kafka client settings that keep group joins and failovers short in tests.
+pub const FAST_GROUP_SETTINGS: &[(&str, &str)] =
+    &[("KAFKA_SESSION_TIMEOUT_MS", "6000"), ("KAFKA_HEARTBEAT_INTERVAL_MS", "1000")];
+
+impl Stack {
+    pub async fn new(label: &str, partitions: i32) -> Stack {
+        let services = Services::from_env();
+        let db = services.fresh_db(label).await;
+        let topic = kafka::unique_topic(label);
+        kafka::create_topics(&services.bootstrap, &topic, partitions).await;
+        let log_dir = bin_dir().join("e2e-logs").join(&topic);
+        eprintln!("{label}: database {}, topic {topic}, logs in {}", db.name, log_dir.display());
+        Stack {
+            group: format!("{topic}-group"),
+            services,
+            db,
+            topic,
+            log_dir,
+            http: reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap(),
+        }
+    }
+
+    /// Starts api-backend on `port` and waits until it is ready.
+    pub async fn start_backend(&self, port: u16) -> Proc {
+        let p = Proc::spawn(
+            "api-backend",
+            "api-backend",
+            &[],
+            &[("DATABASE_URL", self.db.url.clone()), ("API_LISTEN", format!("127.0.0.1:{port}"))],
+            &self.log_dir,
+        );
+        self.wait_status(&format!("http://127.0.0.1:{port}/health/ready"), 200, Duration::from_secs(60)).await;
+        p
+    }
+
+    /// Starts the consumer against the backend on `api_port`, ops on `port`, and waits until live.
+    pub async fn start_consumer(&self, api_port: u16, port: u16, extra: &[(&str, String)]) -> Proc {
+        let mut env = vec![
+            ("BOOTSTRAP_SERVER", self.services.bootstrap.clone()),
+            ("KAFKA_TOPIC_NAME", self.topic.clone()),
+            ("KAFKA_CONSUMER_GROUP_ID", self.group.clone()),
+            ("API_BASE_URL", format!("http://127.0.0.1:{api_port}")),
+            ("CONSUMER_LISTEN", format!("127.0.0.1:{port}")),
+            ("RETRY_MAX", "2s".to_owned()),
+        ];
+        env.extend(FAST_GROUP_SETTINGS.iter().map(|(k, v)| (*k, v.to_string())));
+        env.extend(extra.iter().cloned());
+        let p = Proc::spawn("consumer", "consumer", &[], &env, &self.log_dir);
+        self.wait_status(&format!("http://127.0.0.1:{port}/health/live"), 200, Duration::from_secs(30)).await;
+        p
+    }
+
+    /// Environment for a collector (or `collector simulate`) producing to this test's topic.
+    pub fn collector_env(&self, port: u16) -> Vec<(&'static str, String)> {
+        vec![
+            ("BOOTSTRAP_SERVER", self.services.bootstrap.clone()),
+            ("KAFKA_TOPIC_NAME", self.topic.clone()),
+            ("COLLECTOR_LISTEN", format!("127.0.0.1:{port}")),
+            ("DOCKER_HOST", self.services.docker_host.clone()),
+        ]
+    }
+
+    /// Waits until `url` answers `status`.
+    pub async fn wait_status(&self, url: &str, status: u16, timeout: Duration) {
+        wait_until(timeout, &format!("{url} to answer {status}"), || async {
+            let r = self.http.get(url).send().await.ok()?;
+            (r.status().as_u16() == status).then_some(())
+        })
+        .await
+    }
+
+    /// GET `url` as JSON (panics on a non-200).
+    pub async fn get_json(&self, url: &str) -> serde_json::Value {
+        let r = self.http.get(url).send().await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        let status = r.status();
+        let body = r.text().await.unwrap();
+        assert!(status.is_success(), "GET {url}: {status} {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {url}: not JSON ({e}): {body}"))
+    }
+}
