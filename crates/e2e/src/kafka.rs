@@ -16,8 +16,10 @@ pub fn unique_topic(label: &str) -> String {
 
 /// Creates `topic` with `partitions` and its dead-letter topic `<topic>.dlq`.
 pub async fn create_topics(bootstrap: &str, topic: &str, partitions: i32) {
-    let admin: AdminClient<DefaultClientContext> =
-        ClientConfig::new().set("bootstrap.servers", bootstrap).create().expect("admin client");
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .expect("admin client");
     let dlq = format!("{topic}.dlq");
     let topics = [
         NewTopic::new(topic, partitions, TopicReplication::Fixed(1)),
@@ -27,15 +29,22 @@ pub async fn create_topics(bootstrap: &str, topic: &str, partitions: i32) {
     let results = admin.create_topics(&topics, &opts).await.expect("create topics");
     for r in results {
         if let Err((name, code)) = r {
-            assert_eq!(code, rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists, "create topic {name}: {code:?}");
+            assert_eq!(
+                code,
+                rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists,
+                "create topic {name}: {code:?}"
+            );
         }
     }
 }
 
 /// Produces one raw value (acks=all) and waits for the acknowledgement.
 pub async fn produce_raw(bootstrap: &str, topic: &str, key: &str, value: &[u8]) {
-    let producer: FutureProducer =
-        ClientConfig::new().set("bootstrap.servers", bootstrap).set("acks", "all").create().expect("producer");
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("acks", "all")
+        .create()
+        .expect("producer");
     producer
         .send(FutureRecord::to(topic).key(key).payload(value), Duration::from_secs(10))
         .await
@@ -76,11 +85,19 @@ pub async fn read_topic(bootstrap: &str, topic: &str, want: usize, timeout: Dura
                     .headers()
                     .map(|h| {
                         h.iter()
-                            .map(|x| (x.key.to_owned(), String::from_utf8_lossy(x.value.unwrap_or_default()).into_owned()))
+                            .map(|x| {
+                                (
+                                    x.key.to_owned(),
+                                    String::from_utf8_lossy(x.value.unwrap_or_default()).into_owned(),
+                                )
+                            })
                             .collect()
                     })
                     .unwrap_or_default();
-                out.push(ReadRecord { value: m.payload().unwrap_or_default().to_vec(), headers });
+                out.push(ReadRecord {
+                    value: m.payload().unwrap_or_default().to_vec(),
+                    headers,
+                });
             }
             Ok(Err(e)) => eprintln!("reader: {e}"),
             Err(_) => break,

@@ -3,8 +3,10 @@
 //! file), makes each test its own database, topic, consumer group and ports, starts and stops
 //! the binaries as child processes, and polls for outcomes with deadlines.
 
+pub mod docker;
 pub mod kafka;
 pub mod procs;
+pub mod records;
 pub mod services;
 pub mod wait;
 

@@ -14,7 +14,11 @@ use crate::wait::wait_until;
 
 /// A free TCP port on loopback.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A running binary. Killed on drop; on a failing test its log tail is printed.
@@ -31,18 +35,29 @@ impl Proc {
         let log = log_dir.join(format!("{name}.log"));
         let file = File::options().create(true).append(true).open(&log).unwrap();
         let mut cmd = Command::new(bin_dir().join(bin));
-        cmd.args(args).env_clear().stdout(file.try_clone().unwrap()).stderr(file).stdin(Stdio::null());
+        cmd.args(args)
+            .env_clear()
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .stdin(Stdio::null());
         for keep in ["PATH", "HOME"] {
             if let Ok(v) = std::env::var(keep) {
                 cmd.env(keep, v);
             }
         }
-        cmd.env("RUST_LOG", std::env::var("E2E_RUST_LOG").unwrap_or_else(|_| "info".into()));
+        cmd.env(
+            "RUST_LOG",
+            std::env::var("E2E_RUST_LOG").unwrap_or_else(|_| "info".into()),
+        );
         for (k, v) in envs {
             cmd.env(k, v);
         }
         let child = cmd.spawn().unwrap_or_else(|e| panic!("start {bin}: {e}"));
-        Proc { name: name.to_owned(), child, log }
+        Proc {
+            name: name.to_owned(),
+            child,
+            log,
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -51,7 +66,12 @@ impl Proc {
 
     /// Sends a signal by name (`TERM`, `KILL`, `STOP`, `CONT`).
     pub fn signal(&self, sig: &str) {
-        let ok = Command::new("kill").arg(format!("-{sig}")).arg(self.pid().to_string()).status().unwrap().success();
+        let ok = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap()
+            .success();
         assert!(ok, "kill -{sig} {}", self.name);
     }
 
@@ -76,7 +96,11 @@ impl Proc {
             }
             if Instant::now() > deadline {
                 self.kill();
-                panic!("{} did not exit within {timeout:?}; log: {}", self.name, self.log.display());
+                panic!(
+                    "{} did not exit within {timeout:?}; log: {}",
+                    self.name,
+                    self.log.display()
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -98,8 +122,10 @@ impl Drop for Proc {
             self.kill();
         }
         if std::thread::panicking() {
-            let lines: Vec<String> =
-                BufReader::new(File::open(&self.log).unwrap()).lines().map_while(Result::ok).collect();
+            let lines: Vec<String> = BufReader::new(File::open(&self.log).unwrap())
+                .lines()
+                .map_while(Result::ok)
+                .collect();
             eprintln!("----- last lines of {} ({}) -----", self.name, self.log.display());
             for l in &lines[lines.len().saturating_sub(40)..] {
                 eprintln!("{l}");
@@ -119,8 +145,10 @@ pub struct Stack {
 }
 
 /// Kafka client settings that keep group joins and failovers short in tests.
-pub const FAST_GROUP_SETTINGS: &[(&str, &str)] =
-    &[("KAFKA_SESSION_TIMEOUT_MS", "6000"), ("KAFKA_HEARTBEAT_INTERVAL_MS", "1000")];
+pub const FAST_GROUP_SETTINGS: &[(&str, &str)] = &[
+    ("KAFKA_SESSION_TIMEOUT_MS", "6000"),
+    ("KAFKA_HEARTBEAT_INTERVAL_MS", "1000"),
+];
 
 impl Stack {
     pub async fn new(label: &str, partitions: i32) -> Stack {
@@ -129,14 +157,21 @@ impl Stack {
         let topic = kafka::unique_topic(label);
         kafka::create_topics(&services.bootstrap, &topic, partitions).await;
         let log_dir = bin_dir().join("e2e-logs").join(&topic);
-        eprintln!("{label}: database {}, topic {topic}, logs in {}", db.name, log_dir.display());
+        eprintln!(
+            "{label}: database {}, topic {topic}, logs in {}",
+            db.name,
+            log_dir.display()
+        );
         Stack {
             group: format!("{topic}-group"),
             services,
             db,
             topic,
             log_dir,
-            http: reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap(),
         }
     }
 
@@ -146,10 +181,18 @@ impl Stack {
             "api-backend",
             "api-backend",
             &[],
-            &[("DATABASE_URL", self.db.url.clone()), ("API_LISTEN", format!("127.0.0.1:{port}"))],
+            &[
+                ("DATABASE_URL", self.db.url.clone()),
+                ("API_LISTEN", format!("127.0.0.1:{port}")),
+            ],
             &self.log_dir,
         );
-        self.wait_status(&format!("http://127.0.0.1:{port}/health/ready"), 200, Duration::from_secs(60)).await;
+        self.wait_status(
+            &format!("http://127.0.0.1:{port}/health/ready"),
+            200,
+            Duration::from_secs(60),
+        )
+        .await;
         p
     }
 
@@ -166,7 +209,12 @@ impl Stack {
         env.extend(FAST_GROUP_SETTINGS.iter().map(|(k, v)| (*k, v.to_string())));
         env.extend(extra.iter().cloned());
         let p = Proc::spawn("consumer", "consumer", &[], &env, &self.log_dir);
-        self.wait_status(&format!("http://127.0.0.1:{port}/health/live"), 200, Duration::from_secs(30)).await;
+        self.wait_status(
+            &format!("http://127.0.0.1:{port}/health/live"),
+            200,
+            Duration::from_secs(30),
+        )
+        .await;
         p
     }
 
@@ -191,7 +239,12 @@ impl Stack {
 
     /// GET `url` as JSON (panics on a non-200).
     pub async fn get_json(&self, url: &str) -> serde_json::Value {
-        let r = self.http.get(url).send().await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        let r = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"));
         let status = r.status();
         let body = r.text().await.unwrap();
         assert!(status.is_success(), "GET {url}: {status} {body}");

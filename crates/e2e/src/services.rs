@@ -37,11 +37,25 @@ impl Services {
     /// A database of its own for one test (dropped by [`TestDb::drop_db`]).
     pub async fn fresh_db(&self, label: &str) -> TestDb {
         let name = format!("e2e_{label}_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-        let mut conn = MySqlConnection::connect(&self.mysql_url).await.expect("connect to MariaDB");
-        sqlx::raw_sql(&format!("CREATE DATABASE `{name}`")).execute(&mut conn).await.expect("create database");
+        let mut conn = MySqlConnection::connect(&self.mysql_url)
+            .await
+            .expect("connect to MariaDB");
+        sqlx::raw_sql(&format!("CREATE DATABASE `{name}`"))
+            .execute(&mut conn)
+            .await
+            .expect("create database");
         let url = format!("{}/{name}", self.mysql_url);
-        let pool = MySqlPoolOptions::new().max_connections(4).connect(&url).await.expect("connect to the test database");
-        TestDb { name, url, server_url: self.mysql_url.clone(), pool }
+        let pool = MySqlPoolOptions::new()
+            .max_connections(4)
+            .connect(&url)
+            .await
+            .expect("connect to the test database");
+        TestDb {
+            name,
+            url,
+            server_url: self.mysql_url.clone(),
+            pool,
+        }
     }
 }
 
@@ -57,14 +71,19 @@ pub struct TestDb {
 impl TestDb {
     /// `SELECT COUNT(*) ...` helper.
     pub async fn count(&self, sql: &str) -> i64 {
-        sqlx::query_scalar::<_, i64>(sql).fetch_one(&self.pool).await.unwrap_or_else(|e| panic!("{sql}: {e}"))
+        sqlx::query_scalar::<_, i64>(sql)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
 
     /// Drops the database (call at the end of a passing test; a failing one leaves it to look at).
     pub async fn drop_db(self) {
         self.pool.close().await;
         if let Ok(mut conn) = MySqlConnection::connect(&self.server_url).await {
-            let _ = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS `{}`", self.name)).execute(&mut conn).await;
+            let _ = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS `{}`", self.name))
+                .execute(&mut conn)
+                .await;
         }
     }
 }
@@ -72,7 +91,11 @@ impl TestDb {
 /// The directory holding the workspace's binaries (`target/debug`), from this test's own path.
 pub fn bin_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
-    let dir = exe.parent().and_then(|deps| deps.parent()).expect("target/debug").to_path_buf();
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/debug")
+        .to_path_buf();
     for bin in ["collector", "consumer", "api-backend"] {
         assert!(
             dir.join(bin).exists(),
@@ -85,5 +108,29 @@ pub fn bin_dir() -> PathBuf {
 
 /// The workspace root (for scripts and files the tests check).
 pub fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root")
+}
+
+/// Runs `promtool check metrics` on an exposition; panics with promtool's complaints.
+pub fn promtool_check(what: &str, exposition: &str) {
+    use std::io::Write;
+    let promtool = std::env::var("SRMON_PROMTOOL").unwrap_or_else(|_| "promtool".into());
+    let mut child = std::process::Command::new(&promtool)
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("run {promtool} (scripts/services.sh installs it): {e}"));
+    child.stdin.take().unwrap().write_all(exposition.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics failed for {what}:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -1,0 +1,69 @@
+//! The real Docker-API engine (podman's service in tests): run, stop and remove test containers.
+
+use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::query_parameters::{CreateContainerOptions, RemoveContainerOptionsBuilder, StopContainerOptionsBuilder};
+use bollard::Docker;
+
+pub struct Engine {
+    pub docker: Docker,
+    image: String,
+}
+
+impl Engine {
+    pub fn connect(docker_host: &str, image: &str) -> Engine {
+        let docker = Docker::connect_with_unix(docker_host, 30, bollard::API_DEFAULT_VERSION)
+            .unwrap_or_else(|e| panic!("connect to {docker_host}: {e}"));
+        Engine {
+            docker,
+            image: image.to_owned(),
+        }
+    }
+
+    /// Creates and starts a container named `name` running `sh -c script`, without network.
+    /// Returns its full id.
+    pub async fn run(&self, name: &str, script: &str) -> String {
+        let body = ContainerCreateBody {
+            image: Some(self.image.clone()),
+            cmd: Some(vec!["/bin/sh".into(), "-c".into(), script.into()]),
+            host_config: Some(HostConfig {
+                network_mode: Some("none".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let opts = CreateContainerOptions {
+            name: Some(name.to_owned()),
+            ..Default::default()
+        };
+        let created = self
+            .docker
+            .create_container(Some(opts), body)
+            .await
+            .unwrap_or_else(|e| panic!("create {name}: {e}"));
+        self.docker
+            .start_container(&created.id, None)
+            .await
+            .unwrap_or_else(|e| panic!("start {name}: {e}"));
+        created.id
+    }
+
+    /// Stops a container, waiting `grace_secs` before it is killed.
+    pub async fn stop(&self, id: &str, grace_secs: i32) {
+        let opts = StopContainerOptionsBuilder::new().t(grace_secs).build();
+        self.docker
+            .stop_container(id, Some(opts))
+            .await
+            .unwrap_or_else(|e| panic!("stop {id}: {e}"));
+    }
+
+    /// The exit code Docker recorded for a stopped container.
+    pub async fn exit_code(&self, id: &str) -> Option<i64> {
+        self.docker.inspect_container(id, None).await.ok()?.state?.exit_code
+    }
+
+    /// Removes a container whatever its state (best effort).
+    pub async fn remove(&self, id: &str) {
+        let opts = RemoveContainerOptionsBuilder::new().force(true).build();
+        let _ = self.docker.remove_container(id, Some(opts)).await;
+    }
+}
