@@ -20,8 +20,8 @@ impl Engine {
     }
 
     /// Creates and starts a container named `name` running `sh -c script`, without network.
-    /// Returns its full id.
-    pub async fn run(&self, name: &str, script: &str) -> String {
+    /// The returned guard removes it when dropped, also when the test fails.
+    pub async fn run(&self, name: &str, script: &str) -> Running {
         let body = ContainerCreateBody {
             image: Some(self.image.clone()),
             cmd: Some(vec!["/bin/sh".into(), "-c".into(), script.into()]),
@@ -40,11 +40,15 @@ impl Engine {
             .create_container(Some(opts), body)
             .await
             .unwrap_or_else(|e| panic!("create {name}: {e}"));
+        let guard = Running {
+            docker: self.docker.clone(),
+            id: created.id.clone(),
+        };
         self.docker
             .start_container(&created.id, None)
             .await
             .unwrap_or_else(|e| panic!("start {name}: {e}"));
-        created.id
+        guard
     }
 
     /// Stops a container, waiting `grace_secs` before it is killed.
@@ -65,5 +69,27 @@ impl Engine {
     pub async fn remove(&self, id: &str) {
         let opts = RemoveContainerOptionsBuilder::new().force(true).build();
         let _ = self.docker.remove_container(id, Some(opts)).await;
+    }
+}
+
+/// A test container, force-removed on drop.
+pub struct Running {
+    docker: Docker,
+    pub id: String,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let (docker, id) = (self.docker.clone(), self.id.clone());
+        // Drop cannot await: remove it from a small runtime of its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let opts = RemoveContainerOptionsBuilder::new().force(true).build();
+            let _ = rt.block_on(docker.remove_container(&id, Some(opts)));
+        })
+        .join();
     }
 }

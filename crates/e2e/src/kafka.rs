@@ -55,6 +55,8 @@ pub async fn produce_raw(bootstrap: &str, topic: &str, key: &str, value: &[u8]) 
 /// A record read back from a topic: value and headers.
 #[derive(Debug, Clone)]
 pub struct ReadRecord {
+    pub partition: i32,
+    pub offset: i64,
     pub value: Vec<u8>,
     pub headers: Vec<(String, String)>,
 }
@@ -95,6 +97,8 @@ pub async fn read_topic(bootstrap: &str, topic: &str, want: usize, timeout: Dura
                     })
                     .unwrap_or_default();
                 out.push(ReadRecord {
+                    partition: m.partition(),
+                    offset: m.offset(),
                     value: m.payload().unwrap_or_default().to_vec(),
                     headers,
                 });

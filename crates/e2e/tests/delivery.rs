@@ -94,12 +94,13 @@ async fn every_record_is_stored_exactly_once_through_crashes_and_outages() {
         .collect();
     assert_eq!(produced.len() as i64, RECORDS, "records in the topic");
     assert_eq!(produced_ids.len() as i64, RECORDS, "distinct record ids produced");
-    let stored_ids: HashSet<String> = sqlx::query_scalar::<_, String>("SELECT record_id FROM ingested_records")
-        .fetch_all(&stack.db.pool)
-        .await
-        .unwrap()
-        .into_iter()
-        .collect();
+    let stored_ids: HashSet<String> =
+        sqlx::query_scalar::<_, String>("SELECT CONVERT(record_id USING utf8mb4) FROM ingested_records")
+            .fetch_all(&stack.db.pool)
+            .await
+            .unwrap()
+            .into_iter()
+            .collect();
     assert_eq!(stored_ids.len() as i64, RECORDS, "distinct record ids stored");
     assert!(stored_ids == produced_ids, "stored ids differ from produced ids");
     assert_eq!(
