@@ -1,0 +1,114 @@
+//! Putting it together: connect and migrate, keep the `database` readiness check current,
+//! build the router, serve until shutdown.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use common::ops::{Ops, Readiness};
+use common::shutdown::Shutdown;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+use crate::config::Config;
+use crate::error::Result;
+use crate::http::{self, AppState};
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+/// Name of the readiness check that follows MySQL.
+pub const DATABASE_CHECK: &str = "database";
+/// How often MySQL is pinged for the readiness check.
+pub const CHECK_EVERY: Duration = Duration::from_secs(2);
+const PING_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long in-flight requests may take to finish after a shutdown signal.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// A connected, migrated application, ready to serve.
+pub struct App {
+    pub router: Router,
+    pub store: Store,
+    pub readiness: Arc<Readiness>,
+    pub metrics: Metrics,
+}
+
+/// Connects (retrying within `config.connect_timeout`), migrates, starts the database watcher
+/// (it stops with `shutdown`) and builds the router.
+pub async fn build(config: &Config, shutdown: &Shutdown) -> Result<App> {
+    let mut registry = Registry::default();
+    let metrics = Metrics::register(&mut registry);
+    let readiness = Readiness::new();
+    let store = Store::connect(config, shutdown).await?;
+    readiness.set(DATABASE_CHECK, true, "connected");
+    metrics.database_up.set(1);
+    tokio::spawn(watch_database(
+        store.clone(),
+        readiness.clone(),
+        metrics.database_up.clone(),
+        shutdown.clone(),
+    ));
+    let ops = Ops {
+        registry: Arc::new(registry),
+        readiness: readiness.clone(),
+    };
+    let state = AppState {
+        store: store.clone(),
+        metrics: metrics.clone(),
+        max_body: config.ingest_max_body_bytes,
+    };
+    let router = http::router(state, config.tokens.clone(), &config.cors, ops);
+    Ok(App {
+        router,
+        store,
+        readiness,
+        metrics,
+    })
+}
+
+/// Builds the app and serves it on `config.listen` until `shutdown` fires; in-flight requests
+/// get [`SHUTDOWN_GRACE`] to finish.
+pub async fn run(config: Config, shutdown: Shutdown) -> Result<()> {
+    let app = build(&config, &shutdown).await?;
+    let serve = common::ops::serve(config.listen, app.router, shutdown.clone());
+    let grace = async {
+        shutdown.wait().await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    tokio::select! {
+        served = serve => served?,
+        () = grace => tracing::warn!(grace = ?SHUTDOWN_GRACE, "in-flight requests did not finish in time; exiting"),
+    }
+    app.store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Pings MySQL every [`CHECK_EVERY`] and reports the result as the `database` readiness check;
+/// logs once when it is lost and once when it is back.
+async fn watch_database(store: Store, readiness: Arc<Readiness>, up: Gauge, shutdown: Shutdown) {
+    let mut was_ok = true;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(CHECK_EVERY) => {}
+            () = shutdown.wait() => return,
+        }
+        match store.ping(PING_TIMEOUT).await {
+            Ok(()) => {
+                if !was_ok {
+                    tracing::info!("MySQL is reachable again");
+                }
+                readiness.set(DATABASE_CHECK, true, "reachable");
+                up.set(1);
+                was_ok = true;
+            }
+            Err(e) => {
+                if was_ok {
+                    tracing::warn!(error = %e, "MySQL is unreachable; ingest answers 503 until it is back");
+                }
+                readiness.set(DATABASE_CHECK, false, e.to_string());
+                up.set(0);
+                was_ok = false;
+            }
+        }
+    }
+}

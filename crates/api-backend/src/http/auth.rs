@@ -1,0 +1,94 @@
+//! Token checks. Ingest endpoints want `Authorization: Bearer <API_INGEST_TOKEN>`; reads want
+//! API_READ_TOKEN (or API_ADMIN_TOKEN) as a bearer header, a `?token=` query parameter or a
+//! `token` cookie, because browsers' EventSource cannot send headers. An unset token leaves its
+//! endpoints open.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{Query, Request, State};
+use axum::http::{header, HeaderMap};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::config::Tokens;
+use crate::error::Error;
+
+/// Middleware for the ingest routes.
+pub async fn require_ingest(State(tokens): State<Arc<Tokens>>, req: Request, next: Next) -> Response {
+    match &tokens.ingest {
+        Some(want) if !bearer(req.headers()).is_some_and(|got| same(got, want)) => {
+            Error::Unauthorized("a valid ingest token is required (Authorization: Bearer <API_INGEST_TOKEN>)")
+                .into_response()
+        }
+        _ => next.run(req).await,
+    }
+}
+
+/// Middleware for the read routes.
+pub async fn require_read(State(tokens): State<Arc<Tokens>>, req: Request, next: Next) -> Response {
+    let Some(read) = &tokens.read else {
+        return next.run(req).await;
+    };
+    let query: Option<String> = Query::<HashMap<String, String>>::try_from_uri(req.uri())
+        .ok()
+        .and_then(|Query(mut q)| q.remove("token"));
+    let offered = [bearer(req.headers()), query.as_deref(), cookie(req.headers(), "token")];
+    let accepted = |t: &str| same(t, read) || tokens.admin.as_deref().is_some_and(|a| same(t, a));
+    if offered.into_iter().flatten().any(accepted) {
+        next.run(req).await
+    } else {
+        Error::Unauthorized(
+            "a valid read token is required (Authorization: Bearer <API_READ_TOKEN>, ?token= or cookie token)",
+        )
+        .into_response()
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim_matches('"'))
+}
+
+/// Compares without an early exit, so the time taken does not reveal how much of a token matched.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn finds_bearer_and_cookie_tokens() {
+        let mut h = HeaderMap::new();
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("bearer abc"));
+        h.append(header::COOKIE, HeaderValue::from_static("theme=dark; token=xyz"));
+        assert_eq!(bearer(&h), Some("abc"));
+        assert_eq!(cookie(&h, "token"), Some("xyz"));
+        assert_eq!(cookie(&h, "other"), None);
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
+        assert_eq!(bearer(&h), None);
+    }
+
+    #[test]
+    fn compares_whole_tokens() {
+        assert!(same("secret", "secret"));
+        assert!(!same("secret", "secreT"));
+        assert!(!same("secret", "secret2"));
+        assert!(!same("", "x"));
+    }
+}

@@ -1,0 +1,112 @@
+//! The HTTP surface on one port: native `/api/v1`, the compat `/api` of the original system,
+//! the OpenAPI description, and the ops routes (`/health/*`, `/metrics`) from `common::ops`.
+//! Handlers are thin: they parse, call the library, and answer JSON; errors answer through
+//! [`crate::Error`]'s `IntoResponse`.
+
+mod auth;
+mod compat;
+mod ingest;
+mod openapi;
+mod queries;
+mod track;
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{header, HeaderName, HeaderValue, Method};
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::{get, post};
+use axum::Router;
+use common::ops::Ops;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::config::{Cors, Tokens};
+use crate::error::Error;
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+pub use openapi::SPEC as OPENAPI_SPEC;
+
+/// Paths served (besides the ops routes); each one is described in the OpenAPI document.
+pub mod paths {
+    pub const INGEST: &str = "/api/v1/ingest";
+    pub const MACHINES: &str = "/api/v1/machines";
+    pub const SAMPLES: &str = "/api/v1/machines/{id}/samples";
+    pub const EVENTS: &str = "/api/v1/machines/{id}/events";
+    pub const OPENAPI: &str = "/api/v1/openapi.json";
+    pub const COMPAT_METRICS: &str = "/api/metrics";
+    pub const COMPAT_INVENTORY: &str = "/api/inventory/list";
+    pub const ALL: [&str; 7] = [
+        INGEST,
+        MACHINES,
+        SAMPLES,
+        EVENTS,
+        OPENAPI,
+        COMPAT_METRICS,
+        COMPAT_INVENTORY,
+    ];
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub metrics: Metrics,
+    /// INGEST_MAX_BODY_BYTES, for the 413 message.
+    pub max_body: usize,
+}
+
+/// The whole application router.
+pub fn router(state: AppState, tokens: Tokens, cors: &Cors, ops: Ops) -> Router {
+    let tokens = Arc::new(tokens);
+    let ingest = Router::new()
+        .route(paths::INGEST, post(ingest::batch))
+        .route(paths::COMPAT_METRICS, post(compat::post_metrics))
+        .layer(DefaultBodyLimit::max(state.max_body))
+        .route_layer(from_fn_with_state(tokens.clone(), auth::require_ingest));
+    let reads = Router::new()
+        .route(paths::MACHINES, get(queries::machines))
+        .route(paths::SAMPLES, get(queries::samples))
+        .route(paths::EVENTS, get(queries::events))
+        .route(paths::COMPAT_INVENTORY, get(compat::inventory))
+        .route_layer(from_fn_with_state(tokens, auth::require_read));
+    let docs = Router::new().route(paths::OPENAPI, get(openapi::spec));
+    let metrics = state.metrics.clone();
+    let mut app = Router::new()
+        .merge(ingest)
+        .merge(reads)
+        .merge(docs)
+        .with_state(state)
+        .merge(common::ops::router(ops))
+        .fallback(no_route)
+        .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
+        .layer(from_fn(move |req, next| track::count(metrics.clone(), req, next)));
+    if let Some(cors) = cors_layer(cors) {
+        app = app.layer(cors);
+    }
+    app
+}
+
+async fn no_route(req: Request) -> Error {
+    Error::NoRoute(format!("{} {}", req.method(), req.uri().path()))
+}
+
+/// CORS_ALLOWED_ORIGINS as a layer; none for same-origin only (no CORS headers at all).
+fn cors_layer(cors: &Cors) -> Option<CorsLayer> {
+    let base = CorsLayer::new()
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("last-event-id"),
+        ]);
+    match cors {
+        Cors::SameOrigin => None,
+        Cors::AnyOrigin => Some(base.allow_origin(tower_http::cors::Any)),
+        Cors::Origins(list) => {
+            let origins = list.iter().filter_map(|o| HeaderValue::from_str(o).ok());
+            // credentials: the read token may travel as a cookie
+            Some(base.allow_origin(AllowOrigin::list(origins)).allow_credentials(true))
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! The api-backend: stores the monitoring records the consumer forwards (wire format v1) in
+//! MySQL and serves them over HTTP — the native `/api/v1`, the compat `/api` of the original
+//! Java system, `/health/*` and `/metrics`.
+//!
+//! Layout: [`config`] (settings), [`store`] (MySQL: schema, write and read paths), [`ingest`]
+//! (batch validation and de-duplication around the store), [`compat`] (the Java record format),
+//! [`status`] and [`params`] (pure helpers of the queries), [`http`] (routes), [`app`] (wiring),
+//! [`metrics`], [`error`].
+
+pub mod app;
+pub mod compat;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod ingest;
+pub mod metrics;
+pub mod params;
+pub mod status;
+pub mod store;
+
+pub use app::{build, run, App};
+pub use config::Config;
+pub use error::{Error, Result};

@@ -1,0 +1,284 @@
+//! The inventory table `machines`: resolving external ids (host ids, container ids) to the small
+//! integer ids sample rows use, through an in-memory cache; creating machines seen for the first
+//! time; keeping their descriptive fields at their latest sample; linking a re-created container
+//! to its predecessor; marking removals.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+
+use chrono::NaiveDateTime;
+use sqlx::mysql::MySqlConnection;
+use sqlx::{MySql, QueryBuilder, Row as _};
+
+use super::columns::{text, CHUNK};
+
+/// `machines.kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Host,
+    Container,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Host => "host",
+            Kind::Container => "container",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "host" => Some(Kind::Host),
+            "container" => Some(Kind::Container),
+            _ => None,
+        }
+    }
+}
+
+/// Ids of machines known to exist (only committed ones are ever put here).
+#[derive(Debug, Default)]
+pub struct Cache {
+    ids: Mutex<HashMap<(Kind, String), u32>>,
+}
+
+/// The cache starts over beyond this many machines (a cheap bound; misses just cost a SELECT).
+const CACHE_MAX: usize = 200_000;
+
+impl Cache {
+    fn get(&self, kind: Kind, ext_id: &str) -> Option<u32> {
+        self.ids
+            .lock()
+            .expect("machine cache lock")
+            .get(&(kind, ext_id.to_owned()))
+            .copied()
+    }
+
+    /// Remembers ids after the transaction that created or found them committed.
+    pub fn remember(&self, found: Vec<(Kind, String, u32)>) {
+        let mut ids = self.ids.lock().expect("machine cache lock");
+        if ids.len() + found.len() > CACHE_MAX {
+            ids.clear();
+        }
+        ids.extend(found.into_iter().map(|(kind, ext, id)| ((kind, ext), id)));
+    }
+}
+
+/// A machine as one batch describes it: created with these values when new, otherwise its
+/// descriptive fields are replaced when `last_seen` is not older than what is stored.
+#[derive(Debug, Clone)]
+pub struct Row<'a> {
+    pub ext_id: &'a str,
+    pub name: &'a str,
+    pub host_machine_id: Option<u32>,
+    pub image: Option<&'a str>,
+    pub state: Option<&'a str>,
+    pub health: Option<&'a str>,
+    pub restart_count: Option<u32>,
+    pub interval_ms: Option<u32>,
+    pub first_seen: NaiveDateTime,
+    pub last_seen: NaiveDateTime,
+}
+
+/// Ids of the machines of one batch.
+#[derive(Debug, Default)]
+pub struct Resolved<'a> {
+    pub ids: HashMap<&'a str, u32>,
+    /// Found or created in this transaction: cache them once it commits.
+    pub to_cache: Vec<(Kind, String, u32)>,
+    /// Did not exist before this transaction.
+    pub created: HashSet<&'a str>,
+}
+
+/// Makes sure every row's machine exists and returns the ids.
+pub async fn ensure<'a>(
+    conn: &mut MySqlConnection,
+    cache: &Cache,
+    kind: Kind,
+    rows: &[Row<'a>],
+) -> Result<Resolved<'a>, sqlx::Error> {
+    let mut out = Resolved::default();
+    let mut missing: Vec<&Row<'a>> = Vec::new();
+    for row in rows {
+        match cache.get(kind, row.ext_id) {
+            Some(id) => {
+                out.ids.insert(row.ext_id, id);
+            }
+            None => missing.push(row),
+        }
+    }
+    if missing.is_empty() {
+        return Ok(out);
+    }
+    let found = select_ids(conn, kind, missing.iter().map(|r| r.ext_id)).await?;
+    let to_create: Vec<&Row<'a>> = missing
+        .iter()
+        .copied()
+        .filter(|r| !found.contains_key(r.ext_id))
+        .collect();
+    for chunk in to_create.chunks(CHUNK) {
+        insert(conn, kind, chunk).await?;
+    }
+    let created = select_ids(conn, kind, to_create.iter().map(|r| r.ext_id)).await?;
+    for row in missing {
+        let id = match found.get(row.ext_id).or_else(|| created.get(row.ext_id)) {
+            Some(id) => *id,
+            None => return Err(sqlx::Error::RowNotFound),
+        };
+        if created.contains_key(row.ext_id) {
+            out.created.insert(row.ext_id);
+        }
+        out.ids.insert(row.ext_id, id);
+        out.to_cache.push((kind, row.ext_id.to_owned(), id));
+    }
+    Ok(out)
+}
+
+async fn select_ids<'e>(
+    conn: &mut MySqlConnection,
+    kind: Kind,
+    ext_ids: impl Iterator<Item = &'e str>,
+) -> Result<HashMap<String, u32>, sqlx::Error> {
+    let ext_ids: Vec<&str> = ext_ids.collect();
+    let mut out = HashMap::with_capacity(ext_ids.len());
+    for chunk in ext_ids.chunks(CHUNK) {
+        let mut q = QueryBuilder::<MySql>::new("SELECT id, ext_id FROM machines WHERE kind = ");
+        q.push_bind(kind.as_str()).push(" AND ext_id IN (");
+        let mut list = q.separated(", ");
+        for ext in chunk {
+            list.push_bind(*ext);
+        }
+        q.push(")");
+        for row in q.build().persistent(false).fetch_all(&mut *conn).await? {
+            out.insert(text(&row, "ext_id")?, row.try_get::<u32, _>("id")?);
+        }
+    }
+    Ok(out)
+}
+
+async fn insert(conn: &mut MySqlConnection, kind: Kind, rows: &[&Row<'_>]) -> Result<(), sqlx::Error> {
+    let mut q = QueryBuilder::<MySql>::new(
+        "INSERT INTO machines (kind, ext_id, name, host_machine_id, image, state, health, restart_count, \
+         interval_ms, first_seen, last_seen) ",
+    );
+    q.push_values(rows, |mut b, r| {
+        b.push_bind(kind.as_str())
+            .push_bind(r.ext_id)
+            .push_bind(r.name)
+            .push_bind(r.host_machine_id)
+            .push_bind(r.image)
+            .push_bind(r.state)
+            .push_bind(r.health)
+            .push_bind(r.restart_count)
+            .push_bind(r.interval_ms)
+            .push_bind(r.first_seen)
+            .push_bind(r.last_seen);
+    });
+    // a concurrent batch may have created it meanwhile: keep that row
+    q.push(" ON DUPLICATE KEY UPDATE id = id");
+    q.build().persistent(false).execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// Widens first/last seen and, where the batch is not older than what is stored, replaces the
+/// descriptive fields. One statement per chunk: `UPDATE machines JOIN (SELECT ... UNION ALL ...)`.
+///
+/// `v.last_seen >= m.last_seen` is true before and after `m.last_seen` is raised to
+/// `GREATEST(m.last_seen, v.last_seen)`, so the result does not depend on the order in which
+/// MySQL applies the assignments of a multi-table UPDATE.
+pub async fn update_latest(conn: &mut MySqlConnection, rows: &[(u32, Row<'_>)]) -> Result<(), sqlx::Error> {
+    for chunk in rows.chunks(CHUNK) {
+        let mut q = QueryBuilder::<MySql>::new("UPDATE machines m JOIN (");
+        for (i, (id, r)) in chunk.iter().enumerate() {
+            if i == 0 {
+                // the first SELECT fixes the derived table's column types
+                q.push("SELECT CAST(").push_bind(*id).push(" AS UNSIGNED) AS id, CAST(");
+                q.push_bind(r.name).push(" AS CHAR(255)) AS name, CAST(");
+                q.push_bind(r.host_machine_id)
+                    .push(" AS UNSIGNED) AS host_machine_id, CAST(");
+                q.push_bind(r.image).push(" AS CHAR(255)) AS image, CAST(");
+                q.push_bind(r.state).push(" AS CHAR(32)) AS state, CAST(");
+                q.push_bind(r.health).push(" AS CHAR(32)) AS health, CAST(");
+                q.push_bind(r.restart_count)
+                    .push(" AS UNSIGNED) AS restart_count, CAST(");
+                q.push_bind(r.interval_ms).push(" AS UNSIGNED) AS interval_ms, CAST(");
+                q.push_bind(r.first_seen).push(" AS DATETIME(3)) AS first_seen, CAST(");
+                q.push_bind(r.last_seen).push(" AS DATETIME(3)) AS last_seen");
+            } else {
+                q.push(" UNION ALL SELECT ");
+                let mut v = q.separated(", ");
+                v.push_bind(*id)
+                    .push_bind(r.name)
+                    .push_bind(r.host_machine_id)
+                    .push_bind(r.image)
+                    .push_bind(r.state)
+                    .push_bind(r.health)
+                    .push_bind(r.restart_count)
+                    .push_bind(r.interval_ms)
+                    .push_bind(r.first_seen)
+                    .push_bind(r.last_seen);
+            }
+        }
+        q.push(
+            ") v ON m.id = v.id SET \
+             m.name = IF(v.last_seen >= m.last_seen, v.name, m.name), \
+             m.host_machine_id = IF(v.last_seen >= m.last_seen, v.host_machine_id, m.host_machine_id), \
+             m.image = IF(v.last_seen >= m.last_seen, v.image, m.image), \
+             m.state = IF(v.last_seen >= m.last_seen, v.state, m.state), \
+             m.health = IF(v.last_seen >= m.last_seen, v.health, m.health), \
+             m.restart_count = IF(v.last_seen >= m.last_seen, v.restart_count, m.restart_count), \
+             m.interval_ms = IF(v.last_seen >= m.last_seen, v.interval_ms, m.interval_ms), \
+             m.first_seen = LEAST(m.first_seen, v.first_seen), \
+             m.last_seen = GREATEST(m.last_seen, v.last_seen)",
+        );
+        q.build().persistent(false).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// A container created in this batch: link it to the container that ran under the same name on
+/// the same host before it.
+pub struct NewContainer<'a> {
+    pub id: u32,
+    pub host_machine_id: u32,
+    pub name: &'a str,
+    pub first_seen: NaiveDateTime,
+}
+
+/// Sets `predecessor_id` of each new container to the latest earlier container with the same
+/// host and name (re-created containers get a new id; the name is what operators know them by).
+pub async fn link_predecessors(conn: &mut MySqlConnection, new: &[NewContainer<'_>]) -> Result<(), sqlx::Error> {
+    for c in new.iter().filter(|c| !c.name.is_empty()) {
+        let predecessor: Option<u32> = sqlx::query_scalar(
+            "SELECT id FROM machines WHERE kind = 'container' AND host_machine_id = ? AND name = ? \
+             AND id <> ? AND first_seen < ? ORDER BY first_seen DESC, id DESC LIMIT 1",
+        )
+        .bind(c.host_machine_id)
+        .bind(c.name)
+        .bind(c.id)
+        .bind(c.first_seen)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(p) = predecessor {
+            sqlx::query("UPDATE machines SET predecessor_id = ? WHERE id = ? AND predecessor_id IS NULL")
+                .bind(p)
+                .bind(c.id)
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Marks containers removed (the earliest removal time wins).
+pub async fn mark_removed(conn: &mut MySqlConnection, removed: &[(u32, NaiveDateTime)]) -> Result<(), sqlx::Error> {
+    for (id, at) in removed {
+        sqlx::query("UPDATE machines SET removed_at = LEAST(COALESCE(removed_at, ?), ?) WHERE id = ?")
+            .bind(*at)
+            .bind(*at)
+            .bind(*id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}

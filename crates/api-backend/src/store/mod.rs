@@ -1,0 +1,132 @@
+//! MySQL storage: the connection pool (connected with retries at start), the schema migrations,
+//! the write path of ingest and the read path of the queries.
+
+mod columns;
+mod machines;
+mod plan;
+mod read;
+mod write;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::shutdown::Shutdown;
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlPoolOptions};
+use sqlx::{Connection, Executor};
+
+use crate::config::{redact_url, Config};
+use crate::error::{Error, Result};
+
+pub use machines::Kind;
+pub use read::{
+    ContainerSampleView, EventView, HostSampleView, InventoryContainer, InventoryHost, MachineRef, MachineView, Samples,
+};
+
+/// Handle to the database; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: MySqlPool,
+    machines: Arc<machines::Cache>,
+}
+
+/// First delay between connection attempts at start; doubles up to [`CONNECT_BACKOFF_MAX`].
+const CONNECT_BACKOFF_START: Duration = Duration::from_millis(250);
+const CONNECT_BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+impl Store {
+    /// Connects, retrying with backoff for up to `config.connect_timeout` (so the start order of
+    /// the services does not matter), then runs the migrations.
+    pub async fn connect(config: &Config, shutdown: &Shutdown) -> Result<Self> {
+        let options = MySqlConnectOptions::from_str(&config.database_url).map_err(Error::from_sqlx)?;
+        let pool_options = MySqlPoolOptions::new()
+            .max_connections(config.pool_size)
+            .acquire_timeout(config.acquire_timeout)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    // Ingest reads what concurrent batches committed (machines they created)
+                    // instead of a snapshot, and takes no gap locks: fewer conflicts and deadlocks.
+                    conn.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                        .await?;
+                    Ok(())
+                })
+            });
+        let shown = redact_url(&config.database_url);
+        let started = tokio::time::Instant::now();
+        wait_for_server(&options, &shown, config.connect_timeout, shutdown).await?;
+        let pool = pool_options.connect_with(options).await.map_err(|e| Error::Connect {
+            after: started.elapsed(),
+            source: e,
+        })?;
+        tracing::info!(url = %shown, "connected to MySQL");
+        sqlx::migrate!("../../migrations").run(&pool).await?;
+        Ok(Store::from_pool(pool))
+    }
+
+    /// Wraps a migrated pool whose sessions run READ COMMITTED (see [`Store::connect`]).
+    fn from_pool(pool: MySqlPool) -> Self {
+        Store {
+            pool,
+            machines: Arc::new(machines::Cache::default()),
+        }
+    }
+
+    /// The pool, for tests and tools.
+    pub fn pool(&self) -> &MySqlPool {
+        &self.pool
+    }
+
+    /// One round trip to the server, bounded by `timeout`.
+    pub async fn ping(&self, timeout: Duration) -> Result<()> {
+        match tokio::time::timeout(timeout, sqlx::query("SELECT 1").execute(&self.pool)).await {
+            Ok(result) => result.map(|_| ()).map_err(Error::from_sqlx),
+            Err(_) => Err(Error::Unavailable(sqlx::Error::PoolTimedOut)),
+        }
+    }
+
+    /// Closes every connection (at shutdown).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Tries one real connection per attempt (so every failure is seen and logged) with growing
+/// pauses, until one succeeds or `within` has passed since the first.
+async fn wait_for_server(
+    options: &MySqlConnectOptions,
+    shown: &str,
+    within: Duration,
+    shutdown: &Shutdown,
+) -> Result<()> {
+    let started = tokio::time::Instant::now();
+    let mut backoff = CONNECT_BACKOFF_START;
+    for attempt in 1u32.. {
+        let left = within.saturating_sub(started.elapsed()).max(Duration::from_millis(100));
+        let e = match tokio::time::timeout(left, MySqlConnection::connect_with(options)).await {
+            Ok(Ok(conn)) => {
+                let _ = conn.close().await;
+                return Ok(());
+            }
+            Ok(Err(e)) => e,
+            Err(_) => sqlx::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "connection attempt timed out",
+            )),
+        };
+        let left = within.saturating_sub(started.elapsed());
+        if left.is_zero() || shutdown.is_triggered() {
+            return Err(Error::Connect {
+                after: within,
+                source: e,
+            });
+        }
+        let delay = backoff.min(left);
+        tracing::warn!(url = %shown, attempt, error = %e, retry_in = ?delay, "cannot connect to MySQL yet");
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = shutdown.wait() => return Err(Error::Connect { after: started.elapsed(), source: e }),
+        }
+        backoff = (backoff * 2).min(CONNECT_BACKOFF_MAX);
+    }
+    unreachable!("the attempts never run out")
+}

@@ -1,0 +1,448 @@
+//! The read path: the machine list, one machine's samples and events over a time range, and the
+//! compat inventory. Rows come back in the wire format's field names and units.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use common::wire::{EventKind, HostSample};
+use serde::Serialize;
+use sqlx::mysql::MySqlRow;
+use sqlx::Row as _;
+
+use super::columns::{db_time, opt_text, text, utc, widen, Details};
+use super::machines::Kind;
+use super::Store;
+use crate::error::{Error, Result};
+use crate::status::{self, ContainerFacts, Status};
+
+/// One entry of `GET /api/v1/machines`.
+#[derive(Debug, Clone, Serialize)]
+pub struct MachineView {
+    pub id: String,
+    pub kind: &'static str,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restart_count: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval_ms: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub predecessor_id: Option<String>,
+    #[serde(with = "common::timefmt::millis")]
+    pub first_seen: DateTime<Utc>,
+    #[serde(with = "common::timefmt::millis")]
+    pub last_seen: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none", with = "common::timefmt::millis_opt")]
+    pub removed_at: Option<DateTime<Utc>>,
+    pub status: Status,
+}
+
+/// A machine a path parameter named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MachineRef {
+    pub id: u32,
+    pub kind: Kind,
+    pub ext_id: String,
+    pub name: String,
+}
+
+/// One stored host sample: the §2 `host` fields plus `sampled_at`.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostSampleView {
+    #[serde(with = "common::timefmt::millis")]
+    pub sampled_at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub host: HostSample,
+}
+
+/// One stored container sample: the §2 container fields plus `sampled_at`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ContainerSampleView {
+    #[serde(with = "common::timefmt::millis")]
+    pub sampled_at: DateTime<Utc>,
+    pub state: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restart_count: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_percent: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mem_used_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mem_limit_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mem_percent: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub net_rx_bytes_per_sec: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub net_tx_bytes_per_sec: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blk_read_bytes_per_sec: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blk_write_bytes_per_sec: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pids: Option<u32>,
+}
+
+/// Samples of one machine, oldest first.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Samples {
+    Host(Vec<HostSampleView>),
+    Container(Vec<ContainerSampleView>),
+}
+
+impl Samples {
+    pub fn len(&self) -> usize {
+        match self {
+            Samples::Host(v) => v.len(),
+            Samples::Container(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Time of the last sample.
+    pub fn last_time(&self) -> Option<DateTime<Utc>> {
+        match self {
+            Samples::Host(v) => v.last().map(|s| s.sampled_at),
+            Samples::Container(v) => v.last().map(|s| s.sampled_at),
+        }
+    }
+
+    fn truncate(&mut self, n: usize) {
+        match self {
+            Samples::Host(v) => v.truncate(n),
+            Samples::Container(v) => v.truncate(n),
+        }
+    }
+}
+
+/// One container event, as on the wire.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventView {
+    pub kind: &'static str,
+    pub container_id: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    #[serde(with = "common::timefmt::millis")]
+    pub at: DateTime<Utc>,
+}
+
+/// Compat inventory: a host.
+#[derive(Debug, Clone, Serialize)]
+pub struct InventoryHost {
+    pub id: String,
+    pub name: String,
+}
+
+/// Compat inventory: a container and the id of its host.
+#[derive(Debug, Clone, Serialize)]
+pub struct InventoryContainer {
+    pub host: String,
+    pub id: String,
+    pub name: String,
+}
+
+impl Store {
+    /// Every known host and container with its status at `now`; hosts first, then by name.
+    pub async fn machines(&self, now: DateTime<Utc>) -> Result<Vec<MachineView>> {
+        let rows = sqlx::query(
+            "SELECT m.kind, m.ext_id, m.name, h.ext_id AS host_ext_id, m.image, m.state, m.health, \
+             m.restart_count, m.interval_ms, h.interval_ms AS host_interval_ms, h.last_seen AS host_last_seen, \
+             m.first_seen, m.last_seen, m.removed_at, p.ext_id AS predecessor_ext_id \
+             FROM machines m \
+             LEFT JOIN machines h ON h.id = m.host_machine_id \
+             LEFT JOIN machines p ON p.id = m.predecessor_id \
+             ORDER BY m.kind, m.name, m.ext_id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(Error::from_sqlx)?;
+        rows.iter()
+            .map(|r| machine_view(r, now))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Error::from_sqlx)
+    }
+
+    /// Finds a machine by external id, or a container by name when that is unambiguous (a name
+    /// shared by several containers resolves to the one not removed, if there is exactly one).
+    pub async fn resolve(&self, key: &str) -> Result<MachineRef> {
+        let by_id = sqlx::query("SELECT id, kind, ext_id, name FROM machines WHERE ext_id = ? ORDER BY kind LIMIT 1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(Error::from_sqlx)?;
+        if let Some(row) = by_id {
+            return machine_ref(&row).map_err(Error::from_sqlx);
+        }
+        let named = sqlx::query(
+            "SELECT id, kind, ext_id, name, removed_at FROM machines \
+             WHERE kind = 'container' AND name = ? ORDER BY last_seen DESC LIMIT 20",
+        )
+        .bind(key)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(Error::from_sqlx)?;
+        let mut present: Vec<&MySqlRow> = Vec::new();
+        for r in &named {
+            if r.try_get::<Option<NaiveDateTime>, _>("removed_at")
+                .map_err(Error::from_sqlx)?
+                .is_none()
+            {
+                present.push(r);
+            }
+        }
+        let chosen = match (named.len(), present.len()) {
+            (0, _) => return Err(Error::UnknownMachine(key.to_owned())),
+            (1, _) => &named[0],
+            (_, 1) => present[0],
+            _ => {
+                let ids: Vec<String> = named.iter().filter_map(|r| text(r, "ext_id").ok()).collect();
+                return Err(Error::AmbiguousMachine(format!(
+                    "container name {key:?} matches {} containers ({}); use a container id",
+                    named.len(),
+                    ids.join(", ")
+                )));
+            }
+        };
+        machine_ref(chosen).map_err(Error::from_sqlx)
+    }
+
+    /// Samples in `[from, to)`, oldest first, at most `limit`; the flag tells whether more remain.
+    pub async fn samples(
+        &self,
+        m: &MachineRef,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<(Samples, bool)> {
+        let fetch = i64::from(limit) + 1;
+        let mut samples = match m.kind {
+            Kind::Host => Samples::Host(
+                sqlx::query(
+                    "SELECT sampled_at, cpu_percent, cpu_cores, load1, load5, load15, mem_total_bytes, \
+                     mem_used_bytes, mem_available_bytes, mem_percent, swap_total_bytes, swap_used_bytes, \
+                     disk_read_bytes_per_sec, disk_write_bytes_per_sec, net_rx_bytes_per_sec, \
+                     net_tx_bytes_per_sec, uptime_secs, details FROM host_samples \
+                     WHERE machine_id = ? AND sampled_at >= ? AND sampled_at < ? ORDER BY sampled_at LIMIT ?",
+                )
+                .bind(m.id)
+                .bind(db_time(from))
+                .bind(db_time(to))
+                .bind(fetch)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(Error::from_sqlx)?
+                .iter()
+                .map(host_sample)
+                .collect::<Result<_, sqlx::Error>>()
+                .map_err(Error::from_sqlx)?,
+            ),
+            Kind::Container => Samples::Container(
+                sqlx::query(
+                    "SELECT sampled_at, state, health, restart_count, cpu_percent, mem_used_bytes, \
+                     mem_limit_bytes, mem_percent, net_rx_bytes_per_sec, net_tx_bytes_per_sec, \
+                     blk_read_bytes_per_sec, blk_write_bytes_per_sec, pids FROM container_samples \
+                     WHERE machine_id = ? AND sampled_at >= ? AND sampled_at < ? ORDER BY sampled_at LIMIT ?",
+                )
+                .bind(m.id)
+                .bind(db_time(from))
+                .bind(db_time(to))
+                .bind(fetch)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(Error::from_sqlx)?
+                .iter()
+                .map(container_sample)
+                .collect::<Result<_, sqlx::Error>>()
+                .map_err(Error::from_sqlx)?,
+            ),
+        };
+        let more = samples.len() > limit as usize;
+        samples.truncate(limit as usize);
+        Ok((samples, more))
+    }
+
+    /// Container events of a container (or of every container of a host) in `[from, to)`,
+    /// newest first, at most `limit`.
+    pub async fn events(
+        &self,
+        m: &MachineRef,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<EventView>> {
+        let column = match m.kind {
+            Kind::Host => "e.host_machine_id",
+            Kind::Container => "e.machine_id",
+        };
+        let sql = format!(
+            "SELECT e.kind, c.ext_id, c.name, e.exit_code, e.at FROM container_events e \
+             JOIN machines c ON c.id = e.machine_id \
+             WHERE {column} = ? AND e.at >= ? AND e.at < ? ORDER BY e.at DESC, e.id DESC LIMIT ?"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(m.id)
+            .bind(db_time(from))
+            .bind(db_time(to))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(Error::from_sqlx)?;
+        rows.iter()
+            .map(|r| {
+                let kind = text(r, "kind")?;
+                Ok(EventView {
+                    kind: EventKind::parse(&kind).map_or("unknown", EventKind::as_str),
+                    container_id: text(r, "ext_id")?,
+                    name: text(r, "name")?,
+                    exit_code: r.try_get("exit_code")?,
+                    at: utc(r.try_get("at")?),
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Error::from_sqlx)
+    }
+
+    /// Hosts and containers not removed, for the compat `GET /api/inventory/list`.
+    pub async fn inventory(&self) -> Result<(Vec<InventoryHost>, Vec<InventoryContainer>)> {
+        let rows = sqlx::query(
+            "SELECT m.kind, m.ext_id, m.name, h.ext_id AS host_ext_id FROM machines m \
+             LEFT JOIN machines h ON h.id = m.host_machine_id \
+             WHERE m.removed_at IS NULL ORDER BY m.kind, m.name, m.ext_id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(Error::from_sqlx)?;
+        let (mut hosts, mut containers) = (Vec::new(), Vec::new());
+        for r in &rows {
+            let kind = text(r, "kind").map_err(Error::from_sqlx)?;
+            let id = text(r, "ext_id").map_err(Error::from_sqlx)?;
+            let name = text(r, "name").map_err(Error::from_sqlx)?;
+            match Kind::parse(&kind) {
+                Some(Kind::Host) => hosts.push(InventoryHost { id, name }),
+                Some(Kind::Container) => {
+                    let host = opt_text(r, "host_ext_id").map_err(Error::from_sqlx)?;
+                    containers.push(InventoryContainer {
+                        host: host.unwrap_or_default(),
+                        id,
+                        name,
+                    });
+                }
+                None => {}
+            }
+        }
+        Ok((hosts, containers))
+    }
+}
+
+fn machine_ref(r: &MySqlRow) -> Result<MachineRef, sqlx::Error> {
+    let kind = text(r, "kind")?;
+    Ok(MachineRef {
+        id: r.try_get("id")?,
+        kind: Kind::parse(&kind).ok_or_else(|| sqlx::Error::Decode(format!("unknown kind {kind:?}").into()))?,
+        ext_id: text(r, "ext_id")?,
+        name: text(r, "name")?,
+    })
+}
+
+fn machine_view(r: &MySqlRow, now: DateTime<Utc>) -> Result<MachineView, sqlx::Error> {
+    let kind = text(r, "kind")?;
+    let kind = Kind::parse(&kind).ok_or_else(|| sqlx::Error::Decode(format!("unknown kind {kind:?}").into()))?;
+    let last_seen = utc(r.try_get("last_seen")?);
+    let removed_at: Option<NaiveDateTime> = r.try_get("removed_at")?;
+    let state = opt_text(r, "state")?;
+    let interval_ms: Option<u32> = r.try_get("interval_ms")?;
+    let host_interval_ms: Option<u32> = r.try_get("host_interval_ms")?;
+    let host_last_seen: Option<NaiveDateTime> = r.try_get("host_last_seen")?;
+    let status = match kind {
+        Kind::Host => status::host_status(last_seen, interval_ms, now),
+        Kind::Container => status::container_status(
+            ContainerFacts {
+                removed: removed_at.is_some(),
+                state: state.as_deref(),
+                last_seen,
+                host: host_last_seen.map(|t| status::host_status(utc(t), host_interval_ms, now)),
+                host_interval_ms,
+            },
+            now,
+        ),
+    };
+    Ok(MachineView {
+        id: text(r, "ext_id")?,
+        kind: kind.as_str(),
+        name: text(r, "name")?,
+        host_id: opt_text(r, "host_ext_id")?,
+        image: opt_text(r, "image")?,
+        state,
+        health: opt_text(r, "health")?,
+        restart_count: r.try_get("restart_count")?,
+        interval_ms,
+        predecessor_id: opt_text(r, "predecessor_ext_id")?,
+        first_seen: utc(r.try_get("first_seen")?),
+        last_seen,
+        removed_at: removed_at.map(utc),
+        status,
+    })
+}
+
+fn host_sample(r: &MySqlRow) -> Result<HostSampleView, sqlx::Error> {
+    let details = opt_text(r, "details")?;
+    let details: Details = match details {
+        Some(json) => serde_json::from_str(&json).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        None => Details::default(),
+    };
+    Ok(HostSampleView {
+        sampled_at: utc(r.try_get("sampled_at")?),
+        host: HostSample {
+            cpu_percent: widen(r.try_get("cpu_percent")?),
+            cpu_cores: r.try_get::<Option<u16>, _>("cpu_cores")?.map(u32::from),
+            per_core_percent: details.per_core_percent,
+            load1: widen(r.try_get("load1")?),
+            load5: widen(r.try_get("load5")?),
+            load15: widen(r.try_get("load15")?),
+            mem_total_bytes: r.try_get("mem_total_bytes")?,
+            mem_used_bytes: r.try_get("mem_used_bytes")?,
+            mem_available_bytes: r.try_get("mem_available_bytes")?,
+            mem_percent: widen(r.try_get("mem_percent")?),
+            swap_total_bytes: r.try_get("swap_total_bytes")?,
+            swap_used_bytes: r.try_get("swap_used_bytes")?,
+            disk_read_bytes_per_sec: widen(r.try_get("disk_read_bytes_per_sec")?),
+            disk_write_bytes_per_sec: widen(r.try_get("disk_write_bytes_per_sec")?),
+            net_rx_bytes_per_sec: widen(r.try_get("net_rx_bytes_per_sec")?),
+            net_tx_bytes_per_sec: widen(r.try_get("net_tx_bytes_per_sec")?),
+            interfaces: details.interfaces,
+            filesystems: details.filesystems,
+            temperatures_c: details.temperatures_c,
+            uptime_secs: r.try_get::<Option<u32>, _>("uptime_secs")?.map(u64::from),
+        },
+    })
+}
+
+fn container_sample(r: &MySqlRow) -> Result<ContainerSampleView, sqlx::Error> {
+    Ok(ContainerSampleView {
+        sampled_at: utc(r.try_get("sampled_at")?),
+        state: text(r, "state")?,
+        health: opt_text(r, "health")?,
+        restart_count: r.try_get("restart_count")?,
+        cpu_percent: widen(r.try_get("cpu_percent")?),
+        mem_used_bytes: r.try_get("mem_used_bytes")?,
+        mem_limit_bytes: r.try_get("mem_limit_bytes")?,
+        mem_percent: widen(r.try_get("mem_percent")?),
+        net_rx_bytes_per_sec: widen(r.try_get("net_rx_bytes_per_sec")?),
+        net_tx_bytes_per_sec: widen(r.try_get("net_tx_bytes_per_sec")?),
+        blk_read_bytes_per_sec: widen(r.try_get("blk_read_bytes_per_sec")?),
+        blk_write_bytes_per_sec: widen(r.try_get("blk_write_bytes_per_sec")?),
+        pids: r.try_get("pids")?,
+    })
+}

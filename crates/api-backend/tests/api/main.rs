@@ -1,0 +1,12 @@
+//! Behaviour of the api-backend over HTTP, against a real MariaDB/MySQL: every test builds the
+//! app from the library on a fresh database (`SRMON_TEST_MYSQL_URL`, see `support`) and drives
+//! its router.
+
+mod support;
+
+mod auth;
+mod compat;
+mod ingest;
+mod ops;
+mod outage;
+mod queries;
