@@ -16,6 +16,8 @@ use crate::rates::{per_sec_opt, round2};
 pub struct StatsCounters {
     /// When the answer arrived (monotonic).
     pub at: Instant,
+    /// When the engine read the counters (`read`), ns since the epoch, when it says.
+    pub read_ns: Option<i64>,
     /// Container CPU time, ns.
     pub cpu_total: Option<u64>,
     /// Host CPU time over all cores, ns (Docker's `system_cpu_usage`).
@@ -57,6 +59,12 @@ pub fn counters(s: &ContainerStatsResponse, at: Instant) -> StatsCounters {
     };
     StatsCounters {
         at,
+        read_ns: s
+            .read
+            .as_deref()
+            .and_then(|r| chrono::DateTime::parse_from_rfc3339(r).ok())
+            .and_then(|t| t.timestamp_nanos_opt())
+            .filter(|ns| *ns > 0),
         cpu_total: usage.and_then(|u| u.total_usage),
         system_cpu: cpu.and_then(|c| c.system_cpu_usage),
         online_cpus: online,
@@ -67,14 +75,34 @@ pub fn counters(s: &ContainerStatsResponse, at: Instant) -> StatsCounters {
     }
 }
 
-/// CPU % between two samples: Δcontainer / Δsystem × online CPUs × 100 (100 = one full core).
-/// `host_cores` is the fallback when Docker reports no CPU count. `None` when a counter went
-/// backwards (the container restarted) or the system counter did not move.
+/// CPU % between two samples (100 = one full core), with the docker CLI's formula:
+/// Δcontainer / Δsystem × online CPUs × 100. `host_cores` is the fallback when the engine reports
+/// no CPU count. `None` when a counter went backwards (the container restarted) or no time passed.
+///
+/// The formula assumes `system_cpu_usage` counts all CPU time, idle included, as Docker's does:
+/// then Δsystem ≈ elapsed × CPUs. podman's compat API leaves idle time out, which inflates the
+/// result on a host that is not fully busy (a one-core `yes` read as 187 %). When Δsystem is
+/// more than 10 % off elapsed × CPUs, the same quantity is taken from the clock instead:
+/// Δcontainer / Δelapsed × 100, elapsed between the engine's own `read` timestamps.
 pub fn cpu_percent(prev: &StatsCounters, cur: &StatsCounters, host_cores: Option<u32>) -> Option<f64> {
-    let d_container = cur.cpu_total?.checked_sub(prev.cpu_total?)?;
-    let d_system = cur.system_cpu?.checked_sub(prev.system_cpu?)?;
-    let cpus = cur.online_cpus.or(host_cores)?;
-    (d_system > 0).then(|| round2(d_container as f64 / d_system as f64 * cpus as f64 * 100.0))
+    let d_container = cur.cpu_total?.checked_sub(prev.cpu_total?)? as f64;
+    let cpus = cur.online_cpus.or(host_cores)? as f64;
+    let elapsed_ns = match (prev.read_ns, cur.read_ns) {
+        (Some(a), Some(b)) => (b - a) as f64,
+        _ => cur.at.checked_duration_since(prev.at)?.as_nanos() as f64,
+    };
+    let d_system = cur
+        .system_cpu
+        .zip(prev.system_cpu)
+        .and_then(|(c, p)| c.checked_sub(p))
+        .filter(|d| *d > 0);
+    if let Some(d_system) = d_system.map(|d| d as f64) {
+        let consistent = elapsed_ns <= 0.0 || (0.9..=1.1).contains(&(d_system / (elapsed_ns * cpus)));
+        if consistent {
+            return Some(round2(d_container / d_system * cpus * 100.0));
+        }
+    }
+    (elapsed_ns > 0.0).then(|| round2(d_container / elapsed_ns * 100.0))
 }
 
 /// Memory `(used, limit, percent)`: used = usage − inactive_file (cgroup v1:
@@ -173,6 +201,33 @@ mod tests {
     }
 
     #[test]
+    fn a_system_counter_without_idle_time_falls_back_to_the_clock() {
+        // podman: one core busy for 1.13 s, but the "system" counter grew by only 1.25 s on a
+        // 2-CPU host (idle left out). The docker formula would say 180 %; the clock says 100 %.
+        let t0 = Instant::now();
+        let at = |read_ns: i64, cpu: u64, system: u64| StatsCounters {
+            at: t0,
+            read_ns: Some(read_ns),
+            cpu_total: Some(cpu),
+            system_cpu: Some(system),
+            online_cpus: Some(2),
+            net_rx: None,
+            net_tx: None,
+            blk_read: None,
+            blk_write: None,
+        };
+        let prev = at(1_000_000_000, 2_042_937_940, 4_571_101_193_431);
+        let cur = at(2_130_000_000, 3_171_266_613, 4_572_354_770_771);
+        assert_eq!(cpu_percent(&prev, &cur, None), Some(99.85));
+        // With Docker's counter (idle included: 2 × 1.13 s) the docker formula is used as is.
+        let docker = StatsCounters {
+            system_cpu: Some(4_571_101_193_431 + 2_260_000_000),
+            ..cur.clone()
+        };
+        assert_eq!(cpu_percent(&prev, &docker, None), Some(99.85));
+    }
+
+    #[test]
     fn first_sample_has_levels_but_no_rates() {
         let stats = load("stats_v2.1.json");
         let mut s = ContainerSample::default();
@@ -200,7 +255,8 @@ mod tests {
         let mut b = counters(&load("stats_v2.2.json"), t0 + Duration::from_millis(500));
         a.online_cpus = None;
         b.online_cpus = None;
-        assert_eq!(cpu_percent(&a, &b, Some(4)), Some(125.0));
+        // 1.25 s of CPU over 0.5 s on 8 cores (what the host says when the engine does not).
+        assert_eq!(cpu_percent(&a, &b, Some(8)), Some(250.0));
         assert_eq!(cpu_percent(&a, &b, None), None);
     }
 
