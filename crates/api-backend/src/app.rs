@@ -38,6 +38,17 @@ pub async fn build(config: &Config, shutdown: &Shutdown) -> Result<App> {
     let mut registry = Registry::default();
     let metrics = Metrics::register(&mut registry);
     let readiness = Readiness::new();
+    build_with(config, shutdown, registry, metrics, readiness).await
+}
+
+async fn build_with(
+    config: &Config,
+    shutdown: &Shutdown,
+    registry: Registry,
+    metrics: Metrics,
+    readiness: Arc<Readiness>,
+) -> Result<App> {
+    readiness.set(DATABASE_CHECK, false, "connecting to MySQL and applying migrations");
     let store = Store::connect(config, shutdown).await?;
     readiness.set(DATABASE_CHECK, true, "connected");
     metrics.database_up.set(1);
@@ -68,8 +79,31 @@ pub async fn build(config: &Config, shutdown: &Shutdown) -> Result<App> {
 /// Builds the app and serves it on `config.listen` until `shutdown` fires; in-flight requests
 /// get [`SHUTDOWN_GRACE`] to finish.
 pub async fn run(config: Config, shutdown: Shutdown) -> Result<()> {
-    let app = build(&config, &shutdown).await?;
-    let serve = common::ops::serve(config.listen, app.router, shutdown.clone());
+    // Bind first: a taken port fails at once, and `/health/live`, `/health/ready` (503 until
+    // MySQL is connected and migrated) and `/metrics` answer during the wait for MySQL.
+    let listener = common::ops::bind(config.listen).await?.into_std()?;
+    let mut registry = Registry::default();
+    let metrics = Metrics::register(&mut registry);
+    let readiness = Readiness::new();
+    let (interim_stop, interim_shutdown) = common::shutdown::channel();
+    let interim = {
+        // Its own empty registry: the backend's metrics are served once it runs.
+        let router = common::ops::router(Ops {
+            registry: Arc::new(Registry::default()),
+            readiness: readiness.clone(),
+        });
+        let listener = tokio::net::TcpListener::from_std(listener.try_clone()?)?;
+        tokio::spawn(common::ops::serve_on(listener, router, interim_shutdown))
+    };
+    let built = build_with(&config, &shutdown, registry, metrics, readiness).await;
+    interim_stop.fire();
+    let _ = interim.await;
+    let app = built?;
+    let serve = common::ops::serve_on(
+        tokio::net::TcpListener::from_std(listener)?,
+        app.router,
+        shutdown.clone(),
+    );
     let grace = async {
         shutdown.wait().await;
         tokio::time::sleep(SHUTDOWN_GRACE).await;
