@@ -47,7 +47,8 @@ pids+=($!)
 
 count() { "${SQL[@]}" "$DB" -e "SELECT COUNT(*) FROM ingested_records"; }
 echo "producing $RECORDS records ($HOSTS hosts x $CONTAINERS containers)" >&2
-BOOTSTRAP_SERVER=$SRMON_TEST_BOOTSTRAP KAFKA_TOPIC_NAME=$TOPIC COLLECTOR_LISTEN=127.0.0.1:18001 RUST_LOG=warn \
+# KAFKA_BATCH_NUM_MESSAGES=1: tansu 0.6.0 mid-batch fetch bug (docs/architecture.md).
+BOOTSTRAP_SERVER=$SRMON_TEST_BOOTSTRAP KAFKA_TOPIC_NAME=$TOPIC COLLECTOR_LISTEN=127.0.0.1:18001 RUST_LOG=warn KAFKA_BATCH_NUM_MESSAGES=1 \
     "$BIN/collector" simulate --hosts "$HOSTS" --containers "$CONTAINERS" --interval 10ms --records "$RECORDS" --seed 1 \
     >"$WORK/simulate.log" 2>&1 &
 pids+=($!)

@@ -23,7 +23,11 @@ pub fn parse_args<T: clap::Parser>() -> T {
 
 /// The first non-empty line of a clap error, without its `error: ` prefix.
 fn one_line(rendered: &str) -> String {
-    let line = rendered.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("invalid arguments");
+    let line = rendered
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("invalid arguments");
     line.strip_prefix("error: ").unwrap_or(line).to_owned()
 }
 
@@ -82,7 +86,10 @@ mod tests {
     #[test]
     fn clap_errors_fold_to_one_line() {
         let rendered = "error: invalid value 'x' for '--interval <COLLECT_INTERVAL>': bad\n\nFor more information, try '--help'.\n";
-        assert_eq!(one_line(rendered), "invalid value 'x' for '--interval <COLLECT_INTERVAL>': bad");
+        assert_eq!(
+            one_line(rendered),
+            "invalid value 'x' for '--interval <COLLECT_INTERVAL>': bad"
+        );
     }
 
     #[test]

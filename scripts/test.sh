@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The project's test command (what CI runs through .ci/run):
+#
+#   1. start the real local services (scripts/services.sh up: MariaDB, the tansu broker,
+#      podman's Docker API; installs what is missing on a bare Debian 12 machine),
+#   2. build the three binaries (the end-to-end tests run them from $CARGO_TARGET_DIR/debug),
+#   3. cargo test --workspace, with any extra arguments passed through:
+#        scripts/test.sh                       every test
+#        scripts/test.sh -p e2e                one crate (--workspace is then left out)
+#        scripts/test.sh -- --test-threads=1   arguments for the test binaries
+#   4. stop the services this run started (services already running are left alone);
+#      SRMON_KEEP_SERVICES=1 keeps them running.
+#
+# Exit code: the tests' (or the failing step's).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/srmon/target}"
+export SRMON_CACHE="${SRMON_CACHE:-$HOME/.cache/srmon}"
+export SRMON_SERVICES_DIR="${SRMON_SERVICES_DIR:-$SRMON_CACHE/services}"
+
+if ! command -v cargo >/dev/null; then
+    if [[ -x $HOME/.cargo/bin/cargo ]]; then
+        export PATH="$HOME/.cargo/bin:$PATH"
+    else
+        echo "[test] cargo not found: install Rust with rustup first" >&2
+        exit 1
+    fi
+fi
+
+started_file=$(mktemp)
+cleanup() {
+    local rc=$?
+    if [[ -s $started_file ]]; then
+        if [[ ${SRMON_KEEP_SERVICES:-0} == 1 ]]; then
+            echo "[test] SRMON_KEEP_SERVICES=1: leaving $(sort -u "$started_file" | tr '\n' ' ')running" >&2
+        else
+            # shellcheck disable=SC2046
+            bash scripts/services.sh down $(sort -u "$started_file") || true
+        fi
+    fi
+    rm -f "$started_file"
+    return $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+echo "[test] starting services (scripts/services.sh up)" >&2
+SRMON_STARTED_FILE="$started_file" bash scripts/services.sh up
+
+# shellcheck disable=SC1091
+. "$SRMON_SERVICES_DIR/env"
+
+echo "[test] building the binaries (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)" >&2
+cargo build --workspace --bins
+
+# `--workspace` unless the caller picked packages.
+workspace=(--workspace)
+for a in "$@"; do
+    case "$a" in
+        --) break ;;
+        -p | --package | --package=* | -p?*) workspace=() ;;
+    esac
+done
+
+echo "[test] cargo test ${workspace[*]} $*" >&2
+cargo test "${workspace[@]}" "$@"
