@@ -63,6 +63,10 @@ final=$(count)
 host_rows=$("${SQL[@]}" "$DB" -e "SELECT COUNT(*) FROM host_samples")
 ctr_rows=$("${SQL[@]}" "$DB" -e "SELECT COUNT(*) FROM container_samples")
 
+# Where a batch's time goes: backend transaction vs the consumer's request and whole batch.
+mean() { curl -s "$1" | awk -v m="$2" '$1 == m"_sum" {s=$2} $1 == m"_count" {c=$2} END {if (c) printf "%.1f ms over %d", s / c * 1000, c}'; }
+timing="backend batch $(mean http://127.0.0.1:18004/metrics api_ingest_batch_seconds); consumer request $(mean http://127.0.0.1:18000/metrics consumer_ingest_request_seconds); consumer batch $(mean http://127.0.0.1:18000/metrics consumer_batch_seconds); records per batch $(curl -s http://127.0.0.1:18000/metrics | awk '$1 == "consumer_batch_records_sum" {s=$2} $1 == "consumer_batch_records_count" {c=$2} END {if (c) printf "%.0f", s / c}')"
+
 raw=$(python3 scripts/bench/raw_insert.py --db "$DB" --port "$PORT" --host-rows "$host_rows" --container-rows "$ctr_rows" --hosts "$HOSTS")
 raw_rate=$(awk '/raw_rows_per_sec/ {print $2}' <<<"$raw")
 
@@ -70,12 +74,13 @@ raw_rate=$(awk '/raw_rows_per_sec/ {print $2}' <<<"$raw")
 bytes=$("${SQL[@]}" -e "SELECT SUM(data_length + index_length) FROM information_schema.tables WHERE table_schema = '$DB' AND table_name IN ('host_samples', 'container_samples')")
 
 awk -v r="$((n1 - n0))" -v t0="$t0" -v t1="$t1" -v c="$CONTAINERS" -v raw="$raw_rate" -v final="$final" -v want="$RECORDS" \
-    -v hr="$host_rows" -v cr="$ctr_rows" -v bytes="$bytes" 'BEGIN {
+    -v hr="$host_rows" -v cr="$ctr_rows" -v bytes="$bytes" -v timing="$timing" 'BEGIN {
     s = t1 - t0; rec = r / s; samples = rec * (1 + c)
     printf "\nstored records:        %d of %d produced (%s)\n", final, want, (final == want && hr == want ? "zero loss, no duplicates" : "MISMATCH")
     printf "end-to-end records/s:  %.0f\n", rec
     printf "end-to-end samples/s:  %.0f   (host + container rows)\n", samples
     printf "raw insert rows/s:     %.0f   (same rows, 1,000-row INSERTs, one client)\n", raw
     printf "ratio to raw:          %.2f\n", samples / raw
+    printf "mean timings:          %s\n", timing
     printf "bytes per sample:      %.0f   (data + indexes, host_samples + container_samples, %d rows)\n", bytes / (hr + cr), hr + cr
 }'

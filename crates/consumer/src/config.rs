@@ -32,10 +32,10 @@ pub struct Args {
     #[arg(long, env = "CONSUMER_LISTEN", default_value = "0.0.0.0:8000")]
     pub listen: SocketAddr,
     /// Most records in one ingest request.
-    #[arg(long, env = "BATCH_MAX_RECORDS", default_value_t = 500)]
+    #[arg(long, env = "BATCH_MAX_RECORDS", default_value_t = 1000)]
     pub batch_max_records: usize,
     /// Most payload bytes in one ingest request.
-    #[arg(long, env = "BATCH_MAX_BYTES", default_value_t = 1 << 20)]
+    #[arg(long, env = "BATCH_MAX_BYTES", default_value_t = 4 << 20)]
     pub batch_max_bytes: usize,
     /// Longest wait to fill a batch after its first record.
     #[arg(long, env = "BATCH_MAX_WAIT", default_value = "200ms", value_parser = parse_duration)]

@@ -36,10 +36,47 @@ impl Kind {
     }
 }
 
-/// Ids of machines known to exist (only committed ones are ever put here).
+/// Ids of machines known to exist, and what was last written to each machine row (only
+/// committed ones are ever put here).
 #[derive(Debug, Default)]
 pub struct Cache {
     ids: Mutex<HashMap<(Kind, String), u32>>,
+    written: Mutex<HashMap<u32, Written>>,
+}
+
+/// What the last committed update wrote to a machine row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Written {
+    fingerprint: u64,
+    first_seen: NaiveDateTime,
+    last_seen: NaiveDateTime,
+}
+
+/// A machine row whose descriptive fields did not change is rewritten at most this often just
+/// to move `last_seen`: readers take the newest sample time anyway (see `read.rs`), so rewriting
+/// every machine on every batch (as many row updates as sample inserts) buys nothing.
+pub const LAST_SEEN_REFRESH: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
+
+impl Written {
+    pub fn of(row: &Row<'_>) -> Self {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (
+            row.name,
+            row.host_machine_id,
+            row.image,
+            row.state,
+            row.health,
+            row.restart_count,
+            row.interval_ms,
+        )
+            .hash(&mut h);
+        Written {
+            fingerprint: h.finish(),
+            first_seen: row.first_seen,
+            last_seen: row.last_seen,
+        }
+    }
 }
 
 /// The cache starts over beyond this many machines (a cheap bound; misses just cost a SELECT).
@@ -54,13 +91,33 @@ impl Cache {
             .copied()
     }
 
-    /// Remembers ids after the transaction that created or found them committed.
-    pub fn remember(&self, found: Vec<(Kind, String, u32)>) {
+    /// Remembers ids, and what was written, after the transaction committed.
+    pub fn remember(&self, found: Vec<(Kind, String, u32)>, written: Vec<(u32, Written)>) {
         let mut ids = self.ids.lock().expect("machine cache lock");
         if ids.len() + found.len() > CACHE_MAX {
             ids.clear();
         }
         ids.extend(found.into_iter().map(|(kind, ext, id)| ((kind, ext), id)));
+        drop(ids);
+        let mut last = self.written.lock().expect("machine cache lock");
+        if last.len() + written.len() > CACHE_MAX {
+            last.clear();
+        }
+        last.extend(written);
+    }
+
+    /// Does this row change the machine: new descriptive fields, an earlier first_seen, or a
+    /// last_seen at least [`LAST_SEEN_REFRESH`] past what was last written?
+    pub fn changes(&self, id: u32, row: &Row<'_>) -> bool {
+        let last = self.written.lock().expect("machine cache lock");
+        match last.get(&id) {
+            None => true,
+            Some(w) => {
+                w.fingerprint != Written::of(row).fingerprint
+                    || row.first_seen < w.first_seen
+                    || row.last_seen - w.last_seen >= LAST_SEEN_REFRESH
+            }
+        }
     }
 }
 

@@ -157,9 +157,16 @@ impl Store {
     /// Every known host and container with its status at `now`; hosts first, then by name.
     pub async fn machines(&self, now: DateTime<Utc>) -> Result<Vec<MachineView>> {
         let rows = sqlx::query(
+            // machines.last_seen is refreshed at most every LAST_SEEN_REFRESH; the newest sample
+            // (the last entry of the (machine_id, sampled_at) key) is exact
             "SELECT m.kind, m.ext_id, m.name, h.ext_id AS host_ext_id, m.image, m.state, m.health, \
-             m.restart_count, m.interval_ms, h.interval_ms AS host_interval_ms, h.last_seen AS host_last_seen, \
-             m.first_seen, m.last_seen, m.removed_at, p.ext_id AS predecessor_ext_id \
+             m.restart_count, m.interval_ms, h.interval_ms AS host_interval_ms, \
+             GREATEST(h.last_seen, COALESCE((SELECT MAX(hs.sampled_at) FROM host_samples hs WHERE hs.machine_id = h.id), h.last_seen)) AS host_last_seen, \
+             m.first_seen, \
+             GREATEST(m.last_seen, COALESCE(IF(m.kind = 'host', \
+                 (SELECT MAX(s.sampled_at) FROM host_samples s WHERE s.machine_id = m.id), \
+                 (SELECT MAX(c.sampled_at) FROM container_samples c WHERE c.machine_id = m.id)), m.last_seen)) AS last_seen, \
+             m.removed_at, p.ext_id AS predecessor_ext_id \
              FROM machines m \
              LEFT JOIN machines h ON h.id = m.host_machine_id \
              LEFT JOIN machines p ON p.id = m.predecessor_id \

@@ -21,7 +21,8 @@ use crate::error::{Error, Result};
 const ATTEMPTS: u32 = 5;
 
 /// Per record whether it is new, and the machine ids to cache once the transaction committed.
-type Attempt = (Vec<bool>, Vec<(Kind, String, u32)>);
+/// Per record stored-now or not, machine ids found, machine rows written.
+type Attempt = (Vec<bool>, Vec<(Kind, String, u32)>, Vec<(u32, machines::Written)>);
 
 /// What storing a batch did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,8 +39,8 @@ impl Store {
         let mut retries = 0;
         loop {
             match self.try_store(records, received_at).await {
-                Ok((new, found)) => {
-                    self.machines.remember(found);
+                Ok((new, found, written)) => {
+                    self.machines.remember(found, written);
                     return Ok(Written { new, retries });
                 }
                 Err(e) if retries + 1 < ATTEMPTS && is_conflict(&e) => {
@@ -63,7 +64,7 @@ impl Store {
             }
             Ok(None) => {
                 tx.rollback().await?;
-                Ok((vec![false; records.len()], Vec::new()))
+                Ok((vec![false; records.len()], Vec::new(), Vec::new()))
             }
             Err(e) => {
                 if let Err(rollback) = tx.rollback().await {
@@ -109,7 +110,8 @@ impl Store {
             })
             .collect();
         let hosts = machines::ensure(&mut *conn, &self.machines, Kind::Host, &host_rows).await?;
-        machines::update_latest(&mut *conn, &with_ids(&host_rows, &hosts.ids)).await?;
+        let host_updates = self.changed(&host_rows, &hosts.ids);
+        machines::update_latest(&mut *conn, &host_updates).await?;
 
         let sampled_rows: Vec<Row<'_>> = plan
             .containers
@@ -141,7 +143,8 @@ impl Store {
         });
         let container_rows: Vec<Row<'_>> = sampled_rows.iter().cloned().chain(event_rows).collect();
         let containers = machines::ensure(&mut *conn, &self.machines, Kind::Container, &container_rows).await?;
-        machines::update_latest(&mut *conn, &with_ids(&sampled_rows, &containers.ids)).await?;
+        let container_updates = self.changed(&sampled_rows, &containers.ids);
+        machines::update_latest(&mut *conn, &container_updates).await?;
 
         insert_records(&mut *conn, &fresh, &hosts.ids, received_at).await?;
         insert_host_samples(&mut *conn, &fresh, &hosts.ids).await?;
@@ -169,7 +172,20 @@ impl Store {
 
         let mut found = hosts.to_cache;
         found.extend(containers.to_cache);
-        Ok(Some((new, found)))
+        let written = host_updates
+            .iter()
+            .chain(&container_updates)
+            .map(|(id, r)| (*id, machines::Written::of(r)))
+            .collect();
+        Ok(Some((new, found, written)))
+    }
+
+    /// The rows (with their machine ids) that change their machine row; see [`machines::Cache::changes`].
+    fn changed<'a>(&self, rows: &[Row<'a>], ids: &HashMap<&str, u32>) -> Vec<(u32, Row<'a>)> {
+        with_ids(rows, ids)
+            .into_iter()
+            .filter(|(id, r)| self.machines.changes(*id, r))
+            .collect()
     }
 }
 
