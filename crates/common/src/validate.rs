@@ -23,6 +23,13 @@ pub fn parse_record(value: serde_json::Value, now: DateTime<Utc>) -> Result<Reco
     Ok(record)
 }
 
+/// Parses one record from its JSON text (no intermediate `Value` tree) and validates it.
+pub fn parse_record_json(json: &str, now: DateTime<Utc>) -> Result<Record, ValidationError> {
+    let record: Record = serde_json::from_str(json).map_err(|e| ValidationError(format!("not a v1 record: {e}")))?;
+    validate(&record, now)?;
+    Ok(record)
+}
+
 /// Checks a decoded record: schema, identifiers, time, and that every number is finite and in range.
 pub fn validate(r: &Record, now: DateTime<Utc>) -> Result<(), ValidationError> {
     if r.schema != SCHEMA_VERSION {
@@ -190,6 +197,19 @@ mod tests {
         let mut v = good();
         v["sampled_at"] = json!("2027-01-01T00:00:00Z");
         assert!(parse_record(v, now()).unwrap_err().0.starts_with("sampled_at"));
+    }
+
+    #[test]
+    fn parses_from_text_like_from_a_value() {
+        let text = good().to_string();
+        assert_eq!(
+            parse_record_json(&text, now()).unwrap(),
+            parse_record(good(), now()).unwrap()
+        );
+        assert!(parse_record_json(r#"{"schema": 1}"#, now())
+            .unwrap_err()
+            .0
+            .starts_with("not a v1 record"));
     }
 
     #[test]

@@ -1,7 +1,10 @@
-//! Wires the consumer together and runs the loop: fetch a batch → forward it → dead-letter what
-//! the backend refused (and what is not JSON) → commit. One batch at a time, so a commit always
-//! covers only records that were answered for; nothing is fetched while a batch is retried.
+//! Wires the consumer together and runs the loop: fill a batch → forward it → dead-letter what
+//! the backend refused (and what is not JSON) → commit. Up to `max_in_flight` batches are
+//! forwarded at once (one batch's parsing overlaps another's database transaction), but offsets
+//! are committed strictly in batch order, each only after every earlier batch was answered for.
+//! A full window stops fetching: that is the backpressure.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -10,6 +13,7 @@ use common::ops::{self, Ops, Readiness};
 use common::shutdown::Shutdown;
 use prometheus_client::registry::Registry;
 use rdkafka::consumer::Consumer as _;
+use tokio::task::JoinHandle;
 
 use crate::batch::Batch;
 use crate::config::Config;
@@ -17,9 +21,9 @@ use crate::dlq::{DeadLetter, DeadLetterTopic};
 use crate::error::Result;
 use crate::forwarder::Forwarder;
 use crate::metrics::Metrics;
-use crate::source::{self, GroupConsumer};
+use crate::source;
 
-/// Runs until SIGINT/SIGTERM, then finishes the batch in flight, commits and leaves the group.
+/// Runs until SIGINT/SIGTERM, then finishes the batches in flight, commits and leaves the group.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let (_trigger, shutdown) = common::shutdown::on_signals();
     run_until(config, shutdown).await
@@ -41,7 +45,7 @@ pub async fn run_until(config: Config, shutdown: Shutdown) -> anyhow::Result<()>
     ));
 
     let consumer = Arc::new(source::create(&config, readiness.clone(), metrics.clone()).context("kafka consumer")?);
-    let dlq = DeadLetterTopic::new(&config, metrics.clone()).context("dead-letter producer")?;
+    let dlq = Arc::new(DeadLetterTopic::new(&config, metrics.clone()).context("dead-letter producer")?);
     let forwarder = Forwarder::new(
         config.ingest_url.clone(),
         config.ingest_token.clone(),
@@ -59,25 +63,51 @@ pub async fn run_until(config: Config, shutdown: Shutdown) -> anyhow::Result<()>
     ));
     tracing::info!(topic = %config.topic, group = %config.group_id, backend = %config.ingest_url, "consumer started");
 
-    let pipeline = Pipeline {
-        config: &config,
-        consumer: &consumer,
+    let pipeline = Arc::new(Pipeline {
+        grace: config.shutdown_grace,
         forwarder,
-        dlq: &dlq,
-        metrics: &metrics,
-    };
-    while !shutdown.is_triggered() {
-        let batch = source::next_batch(&consumer, &config.batch, &shutdown, &metrics).await;
-        if batch.is_empty() {
-            continue;
-        }
-        if let Err(e) = pipeline.process(&batch, &shutdown).await {
-            tracing::warn!(error = %e, records = batch.len(), "stopping with a batch unanswered; it will be redelivered");
+        dlq: dlq.clone(),
+        metrics: metrics.clone(),
+    });
+    let mut in_flight: VecDeque<JoinHandle<Result<Batch>>> = VecDeque::new();
+    let mut filling = Batch::default();
+    let mut deadline: Option<tokio::time::Instant> = None;
+    loop {
+        let stopping = shutdown.is_triggered();
+        if stopping && in_flight.is_empty() {
             break;
         }
+        let window_open = in_flight.len() < config.max_in_flight;
+        tokio::select! {
+            biased;
+            done = async { in_flight.front_mut().expect("guarded by the condition").await }, if !in_flight.is_empty() => {
+                in_flight.pop_front();
+                match done {
+                    Ok(Ok(batch)) => commit(&consumer, &config.topic, &batch, &metrics),
+                    Ok(Err(e)) => {
+                        // Later batches are not committed either: their offsets would cover this one's.
+                        tracing::warn!(error = %e, "stopping with a batch unanswered; it and later ones will be redelivered");
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "batch task failed; stopping without committing it");
+                        break;
+                    }
+                }
+            }
+            () = source::fill(&consumer, &mut filling, &mut deadline, &config.batch, &metrics), if window_open && !stopping => {
+                let batch = std::mem::take(&mut filling);
+                deadline = None;
+                in_flight.push_back(tokio::spawn(pipeline.clone().process(batch, shutdown.clone())));
+            }
+            () = shutdown.wait(), if !stopping => {}
+        }
+    }
+    for task in in_flight {
+        task.abort();
     }
 
-    tracing::info!("leaving the consumer group");
+    tracing::info!(uncommitted = filling.len(), "leaving the consumer group");
     consumer.unsubscribe();
     dlq.flush(Duration::from_secs(5));
     drop(pipeline);
@@ -87,19 +117,32 @@ pub async fn run_until(config: Config, shutdown: Shutdown) -> anyhow::Result<()>
     Ok(())
 }
 
-struct Pipeline<'a> {
-    config: &'a Config,
-    consumer: &'a GroupConsumer,
-    forwarder: Forwarder,
-    dlq: &'a DeadLetterTopic,
-    metrics: &'a Metrics,
+/// Commits a batch's offsets; a failure only means redelivery (the backend de-duplicates).
+fn commit(consumer: &source::GroupConsumer, topic: &str, batch: &Batch, metrics: &Metrics) {
+    match source::commit(consumer, topic, &batch.commit_offsets()) {
+        Ok(()) => {
+            metrics.commits.inc();
+        }
+        Err(e) => {
+            metrics.commit_errors.inc();
+            tracing::warn!(error = %e, "offset commit failed; these records will be redelivered and deduplicated");
+        }
+    }
 }
 
-impl Pipeline<'_> {
-    /// Answers for every record of the batch, then commits its offsets.
-    async fn process(&self, batch: &Batch, shutdown: &Shutdown) -> Result<()> {
+/// What answering for a batch needs; shared by the batches in flight.
+struct Pipeline {
+    grace: Duration,
+    forwarder: Forwarder,
+    dlq: Arc<DeadLetterTopic>,
+    metrics: Arc<Metrics>,
+}
+
+impl Pipeline {
+    /// Answers for every record of the batch (forwarded, or dead-lettered) and hands the batch
+    /// back for its commit.
+    async fn process(self: Arc<Self>, batch: Batch, shutdown: Shutdown) -> Result<Batch> {
         let started = Instant::now();
-        let grace = self.config.shutdown_grace;
         let (json, not_json) = batch.classify();
         let mut letters: Vec<DeadLetter<'_>> = not_json
             .into_iter()
@@ -115,7 +158,7 @@ impl Pipeline<'_> {
                 .iter()
                 .map(|&i| batch.messages[i].payload.as_deref().unwrap_or_default())
                 .collect();
-            let answer = self.forwarder.forward(&payloads, shutdown, grace).await?;
+            let answer = self.forwarder.forward(&payloads, &shutdown, self.grace).await?;
             let forwarded = &self.metrics.records_forwarded;
             forwarded
                 .get_or_create(&[("result", "accepted")])
@@ -132,20 +175,12 @@ impl Pipeline<'_> {
                 kind: "rejected",
             }));
         }
-        self.dlq.send_all(&letters, shutdown, grace).await?;
+        self.dlq.send_all(&letters, &shutdown, self.grace).await?;
+        drop(letters);
 
-        match source::commit(self.consumer, &self.config.topic, &batch.commit_offsets()) {
-            Ok(()) => {
-                self.metrics.commits.inc();
-            }
-            Err(e) => {
-                self.metrics.commit_errors.inc();
-                tracing::warn!(error = %e, "offset commit failed; these records will be redelivered and deduplicated");
-            }
-        }
         self.metrics.batches.inc();
         self.metrics.batch_records.observe(batch.len() as f64);
         self.metrics.batch_seconds.observe(started.elapsed().as_secs_f64());
-        Ok(())
+        Ok(batch)
     }
 }

@@ -40,6 +40,9 @@ pub struct Args {
     /// Longest wait to fill a batch after its first record.
     #[arg(long, env = "BATCH_MAX_WAIT", default_value = "200ms", value_parser = parse_duration)]
     pub batch_max_wait: Duration,
+    /// Batches forwarded at the same time (offsets are still committed in order).
+    #[arg(long, env = "MAX_IN_FLIGHT_BATCHES", default_value_t = 2)]
+    pub max_in_flight: usize,
     /// Timeout of one ingest request.
     #[arg(long, env = "INGEST_TIMEOUT", default_value = "30s", value_parser = parse_positive_duration)]
     pub ingest_timeout: Duration,
@@ -65,6 +68,7 @@ pub struct Config {
     pub ingest_token: Option<String>,
     pub listen: SocketAddr,
     pub batch: BatchLimits,
+    pub max_in_flight: usize,
     pub ingest_timeout: Duration,
     pub retry_initial: Duration,
     pub retry_max: Duration,
@@ -98,6 +102,9 @@ impl Config {
         if args.batch_max_records == 0 || args.batch_max_bytes == 0 {
             return Err("BATCH_MAX_RECORDS and BATCH_MAX_BYTES must be greater than zero".into());
         }
+        if args.max_in_flight == 0 {
+            return Err("MAX_IN_FLIGHT_BATCHES must be at least 1".into());
+        }
         if args.topic.is_empty() {
             return Err("KAFKA_TOPIC_NAME must not be empty".into());
         }
@@ -115,6 +122,7 @@ impl Config {
                 max_bytes: args.batch_max_bytes,
                 max_wait: args.batch_max_wait,
             },
+            max_in_flight: args.max_in_flight,
             ingest_timeout: args.ingest_timeout,
             retry_initial: args.retry_initial,
             retry_max: args.retry_max.max(args.retry_initial),

@@ -77,7 +77,7 @@ impl Metrics {
         r.register("batch_records", "Records per batch", m.batch_records.clone());
         r.register(
             "batch_seconds",
-            "Time from a batch's first record to its commit",
+            "Time to answer for a batch (forward and dead-letter), from its first record being taken up",
             m.batch_seconds.clone(),
         );
         r.register(

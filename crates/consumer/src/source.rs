@@ -66,38 +66,36 @@ pub fn create(config: &Config, readiness: Arc<Readiness>, metrics: Arc<Metrics>)
     Ok(consumer)
 }
 
-/// Waits for a first record (or shutdown), then collects until a limit is reached.
-/// An empty batch means shutdown was requested.
-pub async fn next_batch(
+/// Adds received records to `batch` until it is full, or until `max_wait` after its first
+/// record. Cancel-safe: a record once received stays in `batch`, and `deadline` (set by the
+/// first record) survives a cancelled call, so the caller can race this against other work.
+pub async fn fill(
     consumer: &GroupConsumer,
+    batch: &mut Batch,
+    deadline: &mut Option<Instant>,
     limits: &BatchLimits,
-    shutdown: &Shutdown,
     metrics: &Metrics,
-) -> Batch {
-    let mut batch = Batch::default();
-    let first = loop {
-        tokio::select! {
-            r = consumer.recv() => match r {
-                Ok(m) => break detach(&m),
-                Err(e) => {
-                    tracing::warn!(error = %e, "kafka receive error");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                }
-            },
-            _ = shutdown.wait() => return batch,
-        }
-    };
-    batch.push(first);
-    let deadline = Instant::now() + limits.max_wait;
+) {
     while !batch.is_full(limits) {
-        match tokio::time::timeout_at(deadline, consumer.recv()).await {
-            Ok(Ok(m)) => batch.push(detach(&m)),
-            Ok(Err(e)) => tracing::warn!(error = %e, "kafka receive error"),
-            Err(_) => break,
+        let received = match *deadline {
+            None => consumer.recv().await,
+            Some(d) => match tokio::time::timeout_at(d, consumer.recv()).await {
+                Ok(r) => r,
+                Err(_) => return,
+            },
+        };
+        match received {
+            Ok(m) => {
+                deadline.get_or_insert_with(|| Instant::now() + limits.max_wait);
+                batch.push(detach(&m));
+                metrics.records_consumed.inc();
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "kafka receive error");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
         }
     }
-    metrics.records_consumed.inc_by(batch.len() as u64);
-    batch
 }
 
 fn detach(m: &rdkafka::message::BorrowedMessage<'_>) -> Message {

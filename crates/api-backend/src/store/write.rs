@@ -228,6 +228,9 @@ async fn existing_records(conn: &mut MySqlConnection, records: &[Record]) -> Res
     Ok(existing)
 }
 
+// Full chunks always have the same SQL text, so their prepared statements are kept in the
+// connection's statement cache (`persistent`); the shorter last chunk of a batch is not.
+
 async fn insert_records(
     conn: &mut MySqlConnection,
     records: &[&Record],
@@ -245,7 +248,7 @@ async fn insert_records(
                 .push_bind(db_time(r.sampled_at))
                 .push_bind(received_at);
         });
-        q.build().persistent(false).execute(&mut *conn).await?;
+        q.build().persistent(chunk.len() == CHUNK).execute(&mut *conn).await?;
     }
     Ok(())
 }
@@ -286,7 +289,7 @@ async fn insert_host_samples(
         });
         // two records of one host for the same millisecond: the first one stored is kept
         q.push(" ON DUPLICATE KEY UPDATE machine_id = machine_id");
-        q.build().persistent(false).execute(&mut *conn).await?;
+        q.build().persistent(chunk.len() == CHUNK).execute(&mut *conn).await?;
     }
     Ok(())
 }
@@ -324,7 +327,7 @@ async fn insert_container_samples(
                 .push_bind(u32_of(c.restart_count));
         });
         q.push(" ON DUPLICATE KEY UPDATE machine_id = machine_id");
-        q.build().persistent(false).execute(&mut *conn).await?;
+        q.build().persistent(chunk.len() == CHUNK).execute(&mut *conn).await?;
     }
     Ok(())
 }
