@@ -74,9 +74,10 @@ raw_rate=$(awk '/raw_rows_per_sec/ {print $2}' <<<"$raw")
 
 "${SQL[@]}" "$DB" -e "ANALYZE TABLE host_samples, container_samples" >/dev/null
 bytes=$("${SQL[@]}" -e "SELECT SUM(data_length + index_length) FROM information_schema.tables WHERE table_schema = '$DB' AND table_name IN ('host_samples', 'container_samples')")
+host_bytes=$("${SQL[@]}" -e "SELECT data_length + index_length FROM information_schema.tables WHERE table_schema = '$DB' AND table_name = 'host_samples'")
 
 awk -v r="$((n1 - n0))" -v t0="$t0" -v t1="$t1" -v c="$CONTAINERS" -v raw="$raw_rate" -v final="$final" -v want="$RECORDS" \
-    -v hr="$host_rows" -v cr="$ctr_rows" -v bytes="$bytes" -v timing="$timing" 'BEGIN {
+    -v hr="$host_rows" -v cr="$ctr_rows" -v bytes="$bytes" -v timing="$timing" -v hb="$host_bytes" 'BEGIN {
     s = t1 - t0; rec = r / s; samples = rec * (1 + c)
     printf "\nstored records:        %d of %d produced (%s)\n", final, want, (final == want && hr == want ? "zero loss, no duplicates" : "MISMATCH")
     printf "end-to-end records/s:  %.0f\n", rec
@@ -85,4 +86,5 @@ awk -v r="$((n1 - n0))" -v t0="$t0" -v t1="$t1" -v c="$CONTAINERS" -v raw="$raw_
     printf "ratio to raw:          %.2f\n", samples / raw
     printf "mean timings:          %s\n", timing
     printf "bytes per sample:      %.0f   (data + indexes, host_samples + container_samples, %d rows)\n", bytes / (hr + cr), hr + cr
+    printf "  per host row:        %.0f   per container row: %.0f\n", hb / hr, (bytes - hb) / cr
 }'
