@@ -243,6 +243,18 @@ impl Stack {
         .await
     }
 
+    /// The `/metrics` exposition of the binary whose ops port is `port`.
+    pub async fn metrics_text(&self, port: u16) -> String {
+        let url = format!("http://127.0.0.1:{port}/metrics");
+        let r = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        r.text().await.unwrap()
+    }
+
     /// GET `url` as JSON; `None` on an error or a non-200 (for polling).
     pub async fn try_get_json(&self, url: &str) -> Option<serde_json::Value> {
         let r = self.http.get(url).send().await.ok()?;

@@ -127,15 +127,7 @@ async fn every_record_is_stored_exactly_once_through_crashes_and_outages() {
         "200 hosts"
     );
 
-    let metrics = stack
-        .http
-        .get(format!("http://127.0.0.1:{cport}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = stack.metrics_text(cport).await;
     assert!(metrics.contains("consumer_commits_total"), "{metrics}");
     drop(backend);
     stack.db.drop_db().await;

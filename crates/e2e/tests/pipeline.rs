@@ -170,26 +170,10 @@ async fn collector_to_mysql_with_a_real_container() {
 
     // Every binary's /metrics passes promtool.
     for (what, port) in [("api-backend", api), ("consumer", cport), ("collector", colport)] {
-        let text = stack
-            .http
-            .get(format!("http://127.0.0.1:{port}/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = stack.metrics_text(port).await;
         promtool_check(what, &text);
     }
-    let consumer_metrics = stack
-        .http
-        .get(format!("http://127.0.0.1:{cport}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let consumer_metrics = stack.metrics_text(cport).await;
     assert!(
         consumer_metrics.contains("consumer_records_forwarded_total{result=\"accepted\"}"),
         "{consumer_metrics}"
