@@ -47,7 +47,7 @@ async fn every_record_is_stored_exactly_once_through_crashes_and_outages() {
     .await;
     consumer.kill();
     eprintln!("consumer SIGKILLed after {} stored records", stored().await);
-    let _restarted_consumer = stack.start_consumer(api, cport, &[]).await;
+    let mut restarted_consumer = stack.start_consumer(api, cport, &[]).await;
 
     // Stop the backend for 10 s mid-stream, then start it again.
     let stop_at = (stored().await + 2_000).min(RECORDS - 3_000);
@@ -129,6 +129,12 @@ async fn every_record_is_stored_exactly_once_through_crashes_and_outages() {
 
     let metrics = stack.metrics_text(cport).await;
     assert!(metrics.contains("consumer_commits_total"), "{metrics}");
+    // SIGTERM: the consumer finishes what is in flight, commits, leaves the group, exits 0.
+    assert!(
+        restarted_consumer.terminate(Duration::from_secs(40)).success(),
+        "consumer exits 0 on SIGTERM"
+    );
+    assert!(restarted_consumer.log_text().contains("leaving the consumer group"));
     drop(backend);
     stack.db.drop_db().await;
 }

@@ -186,3 +186,61 @@ async fn collector_to_mysql_with_a_real_container() {
     );
     stack.db.drop_db().await;
 }
+
+/// Docker unreachable: the collector keeps sending host-only records, warns once, and its
+/// readiness names the problem; it never crash-loops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_docker_the_collector_sends_host_only_records() {
+    let stack = Stack::new("nodocker", 1).await;
+    let (api, cport, colport) = (free_port(), free_port(), free_port());
+    let _backend = stack.start_backend(api).await;
+    let _consumer = stack.start_consumer(api, cport, &[]).await;
+    let host_id = format!("{}-host", stack.topic);
+    let mut env = stack.collector_env(colport);
+    env.retain(|(k, _)| *k != "DOCKER_HOST");
+    env.push(("DOCKER_HOST", "unix:///nonexistent/docker.sock".into()));
+    env.push(("HOST_ID", host_id.clone()));
+    let mut collector = Proc::spawn("collector", "collector", &[], &env, &stack.log_dir);
+    let base = format!("http://127.0.0.1:{api}");
+
+    let samples = wait_until(Duration::from_secs(15), "three host samples", || async {
+        let v = stack
+            .try_get_json(&format!("{base}/api/v1/machines/{host_id}/samples"))
+            .await?;
+        let n = v["samples"].as_array()?.len();
+        (n >= 3).then_some(v)
+    })
+    .await;
+    assert!(samples["samples"][2]["cpu_percent"].as_f64().is_some(), "{samples}");
+    let ready = stack
+        .http
+        .get(format!("http://127.0.0.1:{colport}/health/ready"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status().as_u16(), 503);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["checks"]["docker"]["ok"], false, "{body}");
+    let machines = stack.get_json(&format!("{base}/api/v1/machines")).await;
+    let containers = machines["machines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["kind"] == "container")
+        .count();
+    assert_eq!(containers, 0, "{machines}");
+    let warnings = collector
+        .log_text()
+        .lines()
+        .filter(|l| l.contains("WARN") && l.to_lowercase().contains("docker"))
+        .count();
+    assert_eq!(
+        warnings,
+        1,
+        "one warning about Docker, not one per tick:\n{}",
+        collector.log_text()
+    );
+    assert!(collector.is_running());
+    assert!(collector.terminate(Duration::from_secs(20)).success());
+    stack.db.drop_db().await;
+}
