@@ -5,8 +5,11 @@
 //! Layout: [`config`] (settings), [`store`] (MySQL: schema, write and read paths), [`ingest`]
 //! (batch validation and de-duplication around the store), [`compat`] (the Java record format),
 //! [`status`] and [`params`] (pure helpers of the queries), [`http`] (routes), [`app`] (wiring),
-//! [`metrics`], [`error`].
+//! [`metrics`], [`error`]; [`alerts`] (the pure alert engine: rules, lifecycle, built-in
+//! alerts) and [`notify`] (webhook notifications, cooldown, reminders, silences) — both not yet
+//! wired into ingest and the HTTP API.
 
+pub mod alerts;
 pub mod app;
 pub mod compat;
 pub mod config;
@@ -14,6 +17,7 @@ pub mod error;
 pub mod http;
 pub mod ingest;
 pub mod metrics;
+pub mod notify;
 pub mod params;
 pub mod status;
 pub mod store;

@@ -1,0 +1,140 @@
+//! What the engine remembers between calls, and what [`EngineState`] persists across restarts:
+//! per host its last sample time, interval, container names and open alerts; per container its
+//! open alerts (a container without open alerts has no state at all, so memory follows the
+//! number of hosts and open alerts, not container churn).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::event::{ActiveAlert, AlertKind};
+use super::threshold::OpenThresholds;
+
+/// The format version [`EngineState`] is written with.
+pub const STATE_VERSION: u32 = 1;
+
+/// Everything the engine knows, as [`Engine::snapshot`](super::Engine::snapshot) returns it and
+/// [`Engine::restore`](super::Engine::restore) takes it back. Serialise it with serde (JSON);
+/// its content is private to the engine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EngineState {
+    #[serde(default)]
+    pub(crate) version: u32,
+    /// Of the rule set the open alerts were last checked against.
+    #[serde(default)]
+    pub(crate) rules_fingerprint: Option<u64>,
+    #[serde(default)]
+    pub(crate) hosts: HashMap<String, HostState>,
+    #[serde(default)]
+    pub(crate) containers: HashMap<String, ContainerState>,
+}
+
+impl Default for EngineState {
+    fn default() -> Self {
+        EngineState {
+            version: STATE_VERSION,
+            rules_fingerprint: None,
+            hosts: HashMap::new(),
+            containers: HashMap::new(),
+        }
+    }
+}
+
+/// One host that has reported at least once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct HostState {
+    pub name: String,
+    /// The newest sample time seen; older records are ignored.
+    pub last_sampled_at: DateTime<Utc>,
+    pub interval_ms: u64,
+    /// Container name → the id last seen under it (to notice re-creations).
+    #[serde(default)]
+    pub container_ids: HashMap<String, String>,
+    #[serde(default)]
+    pub thresholds: OpenThresholds,
+    #[serde(default)]
+    pub stale: Option<ActiveAlert>,
+    #[serde(default)]
+    pub zero_value: Option<ActiveAlert>,
+}
+
+impl HostState {
+    pub fn new(name: &str, sampled_at: DateTime<Utc>, interval_ms: u64) -> Self {
+        HostState {
+            name: name.to_owned(),
+            last_sampled_at: sampled_at,
+            interval_ms,
+            container_ids: HashMap::new(),
+            thresholds: OpenThresholds::default(),
+            stale: None,
+            zero_value: None,
+        }
+    }
+
+    /// Every open alert of the host.
+    pub fn open(&self) -> impl Iterator<Item = &ActiveAlert> {
+        self.thresholds.iter().chain(&self.stale).chain(&self.zero_value)
+    }
+}
+
+/// The container alerts that end when the container runs healthy again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Health {
+    Died,
+    Oom,
+    Unhealthy,
+}
+
+impl Health {
+    pub fn kind(self) -> AlertKind {
+        match self {
+            Health::Died => AlertKind::ContainerDied,
+            Health::Oom => AlertKind::ContainerOom,
+            Health::Unhealthy => AlertKind::ContainerUnhealthy,
+        }
+    }
+}
+
+/// One container with at least one open alert.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct ContainerState {
+    #[serde(default)]
+    pub thresholds: OpenThresholds,
+    #[serde(default)]
+    pub died: Option<ActiveAlert>,
+    #[serde(default)]
+    pub oom: Option<ActiveAlert>,
+    #[serde(default)]
+    pub unhealthy: Option<ActiveAlert>,
+}
+
+impl ContainerState {
+    /// Nothing open: the state can be dropped.
+    pub fn is_empty(&self) -> bool {
+        self.thresholds.is_empty() && self.died.is_none() && self.oom.is_none() && self.unhealthy.is_none()
+    }
+
+    /// The slot of one health alert.
+    pub fn slot(&mut self, health: Health) -> &mut Option<ActiveAlert> {
+        match health {
+            Health::Died => &mut self.died,
+            Health::Oom => &mut self.oom,
+            Health::Unhealthy => &mut self.unhealthy,
+        }
+    }
+
+    /// The open health alerts, in a fixed order.
+    pub fn health_slots(&mut self) -> [&mut Option<ActiveAlert>; 3] {
+        [&mut self.died, &mut self.oom, &mut self.unhealthy]
+    }
+
+    /// Every open alert of the container.
+    pub fn open(&self) -> impl Iterator<Item = &ActiveAlert> {
+        self.thresholds
+            .iter()
+            .chain(&self.died)
+            .chain(&self.oom)
+            .chain(&self.unhealthy)
+    }
+}

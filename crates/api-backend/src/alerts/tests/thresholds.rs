@@ -1,0 +1,338 @@
+//! Threshold rules, by example: hysteresis, for-duration, per-mount and per-sensor alerts,
+//! scopes, missing values, out-of-order records, rule changes, snapshots.
+
+use chrono::TimeDelta;
+use common::wire::EventKind;
+
+use super::support::*;
+use crate::alerts::{
+    AlertKind::*, AlertState::*, Direction::*, Engine, EngineConfig, EngineState, Metric, Rule, RuleSet, Scope,
+    Severity,
+};
+
+fn cpu_rule(for_secs: u32) -> Rule {
+    rule(1, Metric::HostCpuPercent, Above, 85.0, 75.0, for_secs)
+}
+
+/// Feeds (ms, cpu) samples of host h1; returns the (state, at ms, value) of every event.
+fn run(
+    engine: &mut Engine,
+    rules: &RuleSet,
+    samples: &[(i64, Option<f64>)],
+) -> Vec<(crate::alerts::AlertState, i64, Option<f64>)> {
+    let mut out = Vec::new();
+    for &(ms, v) in samples {
+        let mut r = record("h1", ms);
+        set(&mut r, Metric::HostCpuPercent, "", v);
+        for e in engine.observe(rules, &r, t(ms)) {
+            out.push((e.state, (e.at - t(0)).num_milliseconds(), e.value));
+        }
+    }
+    out
+}
+
+#[test]
+fn a_breach_goes_pending_then_firing_after_the_for_duration_then_resolves_below_clear() {
+    let rules = rules(vec![cpu_rule(30)]);
+    let mut e = Engine::default();
+    let got = run(
+        &mut e,
+        &rules,
+        &[
+            (0, Some(50.0)),
+            (10_000, Some(90.0)),
+            (20_000, Some(95.0)),
+            (39_999, Some(91.0)),
+            (40_000, Some(92.0)),
+            (50_000, Some(80.0)),
+            (60_000, Some(75.0)),
+            (70_000, Some(74.9)),
+        ],
+    );
+    assert_eq!(
+        got,
+        [
+            (Pending, 10_000, Some(90.0)),
+            (Firing, 40_000, Some(92.0)),
+            (Resolved, 70_000, Some(74.9))
+        ]
+    );
+    assert!(e.active().is_empty());
+}
+
+#[test]
+fn a_pending_alert_that_returns_before_the_for_duration_is_cancelled_and_a_new_one_starts_over() {
+    let rules = rules(vec![cpu_rule(30)]);
+    let mut e = Engine::default();
+    let mut r = record("h1", 0);
+    set(&mut r, Metric::HostCpuPercent, "", Some(90.0));
+    let first = e.observe(&rules, &r, t(0));
+    let got = run(
+        &mut e,
+        &rules,
+        &[(20_000, Some(85.0)), (25_000, Some(99.0)), (50_000, Some(99.0))],
+    );
+    assert_eq!(got, [(Cancelled, 20_000, Some(85.0)), (Pending, 25_000, Some(99.0))]);
+    let active = e.active();
+    assert_eq!(active.len(), 1);
+    assert_ne!(active[0].alert_id, first[0].alert_id, "a new incident");
+    assert_eq!(active[0].since, t(25_000));
+}
+
+#[test]
+fn oscillating_between_clear_and_raise_fires_once_and_a_zero_for_duration_fires_at_once() {
+    let rules = rules(vec![cpu_rule(0)]);
+    let mut e = Engine::default();
+    let samples: Vec<_> = (0..20)
+        .map(|i| (i * 1000, Some(if i % 2 == 0 { 90.0 } else { 76.0 })))
+        .collect();
+    assert_eq!(run(&mut e, &rules, &samples), [(Firing, 0, Some(90.0))]);
+    let a = &e.active()[0];
+    assert_eq!((a.state, a.value, a.firing_since), (Firing, Some(76.0), Some(t(0))));
+}
+
+#[test]
+fn missing_values_never_fire_resolve_or_cancel() {
+    let rules = rules(vec![cpu_rule(5)]);
+    let mut e = Engine::default();
+    let got = run(
+        &mut e,
+        &rules,
+        &[
+            (0, Some(90.0)),
+            (3_000, None),
+            (9_000, None),
+            (10_000, Some(90.0)),
+            (11_000, None),
+            (60_000, None),
+        ],
+    );
+    assert_eq!(got, [(Pending, 0, Some(90.0)), (Firing, 10_000, Some(90.0))]);
+    assert_eq!(e.active()[0].state, Firing);
+}
+
+#[test]
+fn an_older_record_changes_nothing() {
+    let rules = rules(vec![cpu_rule(0)]);
+    let mut e = Engine::default();
+    let got = run(
+        &mut e,
+        &rules,
+        &[
+            (10_000, Some(90.0)),
+            (5_000, Some(10.0)),
+            (10_000, Some(10.0)),
+            (11_000, Some(91.0)),
+        ],
+    );
+    assert_eq!(got, [(Firing, 10_000, Some(90.0))]);
+}
+
+#[test]
+fn below_rules_fire_under_the_raise_value_and_map_to_threshold_deceeded() {
+    let rules = rules(vec![rule(2, Metric::HostTemperatureC, Below, 5.0, 8.0, 0)]);
+    let mut e = Engine::default();
+    let mut r = record("h1", 0);
+    set(&mut r, Metric::HostTemperatureC, "cpu", Some(4.0));
+    set(&mut r, Metric::HostTemperatureC, "nvme", Some(30.0));
+    let ev = e.observe(&rules, &r, t(0));
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ev[0].key.subject, "cpu");
+    assert_eq!(ev[0].compat_message_type(), Some("thresholdDeceeded"));
+    let mut r = record("h1", 1000);
+    set(&mut r, Metric::HostTemperatureC, "cpu", Some(8.5));
+    assert_eq!(states(&e.observe(&rules, &r, t(1000))), [(Threshold, Resolved)]);
+}
+
+#[test]
+fn filesystems_alert_per_mount() {
+    let rules = rules(vec![rule(3, Metric::HostFilesystemUsedPercent, Above, 90.0, 85.0, 0)]);
+    let mut e = Engine::default();
+    let sample = |ms, root, data| {
+        let mut r = record("h1", ms);
+        set(&mut r, Metric::HostFilesystemUsedPercent, "/", Some(root));
+        set(&mut r, Metric::HostFilesystemUsedPercent, "/data", Some(data));
+        r
+    };
+    let ev = e.observe(&rules, &sample(0, 50.0, 95.0), t(0));
+    assert_eq!(ev.len(), 1);
+    assert_eq!((ev[0].key.subject.as_str(), ev[0].state), ("/data", Firing));
+    assert_eq!(ev[0].metric, Some(Metric::HostFilesystemUsedPercent));
+    assert_eq!((ev[0].threshold, ev[0].value), (Some(90.0), Some(95.0)));
+    let ev = e.observe(&rules, &sample(1000, 97.0, 96.0), t(1000));
+    assert_eq!(ev.len(), 1);
+    assert_eq!((ev[0].key.subject.as_str(), ev[0].state), ("/", Firing));
+    let mut subjects: Vec<_> = e.active().into_iter().map(|a| a.key.subject).collect();
+    subjects.sort();
+    assert_eq!(subjects, ["/", "/data"]);
+    let ev = e.observe(&rules, &sample(2000, 97.0, 10.0), t(2000));
+    assert_eq!(ev.len(), 1);
+    assert_eq!((ev[0].key.subject.as_str(), ev[0].state), ("/data", Resolved));
+    assert_eq!(e.active().len(), 1);
+}
+
+#[test]
+fn load_per_core_divides_load_by_cores() {
+    let rules = rules(vec![rule(4, Metric::HostLoadPerCore, Above, 2.0, 1.0, 0)]);
+    let mut e = Engine::default();
+    let mut r = record("h1", 0);
+    r.host.load1 = Some(12.0);
+    r.host.cpu_cores = Some(8);
+    assert!(e.observe(&rules, &r, t(0)).is_empty(), "1.5 per core");
+    let mut r = record("h1", 1000);
+    r.host.load1 = Some(17.0);
+    r.host.cpu_cores = Some(8);
+    let ev = e.observe(&rules, &r, t(1000));
+    assert_eq!(ev[0].value, Some(17.0 / 8.0));
+}
+
+#[test]
+fn container_rules_apply_by_glob_exact_name_and_id() {
+    let glob = Rule {
+        scope: Scope::ContainerName {
+            pattern: "web-*".into(),
+        },
+        ..rule(1, Metric::ContainerCpuPercent, Above, 150.0, 100.0, 0)
+    };
+    let exact = Rule {
+        scope: Scope::ContainerName { pattern: "db".into() },
+        ..rule(2, Metric::ContainerMemPercent, Above, 90.0, 80.0, 0)
+    };
+    let by_id = Rule {
+        scope: Scope::Machine { id: "c3".into() },
+        ..rule(3, Metric::ContainerRestartCount, Above, 5.0, 5.0, 0)
+    };
+    let rules = rules(vec![glob, exact, by_id]);
+    let mut e = Engine::default();
+    let mut r = record("h1", 0);
+    for (id, name) in [("c1", "web-1"), ("c2", "db"), ("c3", "cache"), ("c4", "webby")] {
+        let mut c = container(id, name);
+        c.cpu_percent = Some(200.0);
+        c.mem_percent = Some(95.0);
+        c.restart_count = Some(9);
+        r.containers.push(c);
+    }
+    let ev = e.observe(&rules, &r, t(0));
+    let got: Vec<_> = ev
+        .iter()
+        .map(|e| {
+            (
+                e.key.rule_id.unwrap(),
+                e.key.machine_id.as_str(),
+                e.machine_name.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(got, [(1, "c1", "web-1"), (2, "c2", "db"), (3, "c3", "cache")]);
+    assert!(ev.iter().all(|e| e.host_id.as_deref() == Some("h1")));
+    assert!(ev
+        .iter()
+        .all(|e| e.machine_kind == crate::alerts::MachineKind::Container));
+}
+
+#[test]
+fn disabling_or_deleting_a_rule_resolves_its_alerts_and_editing_values_keeps_them() {
+    let cpu = cpu_rule(0);
+    let pending_mem = rule(2, Metric::HostMemPercent, Above, 90.0, 80.0, 60);
+    let set1 = rules(vec![cpu.clone(), pending_mem.clone()]);
+    let mut e = Engine::default();
+    let mut r = record("h1", 0);
+    set(&mut r, Metric::HostCpuPercent, "", Some(99.0));
+    set(&mut r, Metric::HostMemPercent, "", Some(99.0));
+    assert_eq!(
+        states(&e.observe(&set1, &r, t(0))),
+        [(Threshold, Firing), (Threshold, Pending)]
+    );
+
+    // New values and severity: the incident stays open, judged by the new values.
+    let edited = Rule {
+        raise: 95.0,
+        clear: 50.0,
+        severity: Severity::Critical,
+        ..cpu.clone()
+    };
+    let set2 = rules(vec![edited.clone(), pending_mem.clone()]);
+    assert!(e.set_rules(&set2, t(500)).is_empty());
+    let mut r = record("h1", 1000);
+    set(&mut r, Metric::HostCpuPercent, "", Some(60.0));
+    assert!(
+        e.observe(&set2, &r, t(1000)).is_empty(),
+        "60 is above the new clear value"
+    );
+    assert_eq!(e.active()[0].severity, Severity::Critical);
+
+    // Disable cpu, delete mem: firing → resolved, pending → cancelled, dated now, no value.
+    let set3 = rules(vec![Rule {
+        enabled: false,
+        ..edited
+    }]);
+    let ev = e.set_rules(&set3, t(2000));
+    assert_eq!(states(&ev), [(Threshold, Resolved), (Threshold, Cancelled)]);
+    assert_eq!(ev[0].key.rule_id, Some(1));
+    assert!(ev.iter().all(|e| e.at == t(2000) && e.value.is_none()));
+    assert!(e.active().is_empty());
+}
+
+#[test]
+fn observe_notices_a_changed_rule_set_by_itself() {
+    let set1 = rules(vec![cpu_rule(0)]);
+    let mut e = Engine::default();
+    e.observe(&set1, &host_value(Metric::HostCpuPercent, 0, 99.0), t(0));
+    let moved = Rule {
+        scope: Scope::Machine { id: "h2".into() },
+        ..cpu_rule(0)
+    };
+    let set2 = rules(vec![moved]);
+    let ev = e.observe(&set2, &host_value(Metric::HostCpuPercent, 1000, 99.0), t(1000));
+    assert_eq!(states(&ev), [(Threshold, Resolved)], "h1 is no longer in scope");
+    assert!(e.set_rules(&set2, t(1000)).is_empty(), "nothing left to reconcile");
+}
+
+#[test]
+fn a_restored_snapshot_neither_refires_nor_forgets() {
+    let rules = rules(vec![cpu_rule(10)]);
+    let mut e = Engine::default();
+    e.observe(&rules, &host_value(Metric::HostCpuPercent, 0, 99.0), t(0));
+    let json = serde_json::to_string(&e.snapshot()).unwrap();
+    let state: EngineState = serde_json::from_str(&json).unwrap();
+    let mut back = Engine::restore(EngineConfig::default(), state);
+    assert_eq!(back.active(), e.active());
+    assert!(back
+        .observe(&rules, &host_value(Metric::HostCpuPercent, 5000, 99.0), t(5000))
+        .is_empty());
+    let ev = back.observe(&rules, &host_value(Metric::HostCpuPercent, 10_000, 99.0), t(10_000));
+    assert_eq!(states(&ev), [(Threshold, Firing)]);
+    assert_eq!(ev[0].since, t(0), "the same incident continues");
+}
+
+#[test]
+fn a_removed_container_ends_its_threshold_alerts() {
+    let rules = rules(vec![rule(1, Metric::ContainerCpuPercent, Above, 50.0, 40.0, 0)]);
+    let mut e = Engine::default();
+    let mut r = record("h1", 0);
+    r.containers.push(container("c1", "web"));
+    set(&mut r, Metric::ContainerCpuPercent, "", Some(80.0));
+    assert_eq!(states(&e.observe(&rules, &r, t(0))), [(Threshold, Firing)]);
+    let mut r = record("h1", 1000);
+    r.events
+        .push(event(EventKind::ContainerRemoved, "c1", "web", None, 900));
+    let ev = e.observe(&rules, &r, t(1000));
+    assert_eq!(states(&ev), [(Threshold, Resolved)]);
+    assert_eq!(ev[0].at, t(900));
+    assert!(e.active().is_empty());
+    assert_eq!(e.snapshot().containers.len(), 0, "nothing kept of a removed container");
+}
+
+#[test]
+fn stale_windows_follow_the_configured_multiplier() {
+    let config = EngineConfig {
+        stale_intervals: 5,
+        stale_min: TimeDelta::zero(),
+    };
+    let mut e = Engine::new(config);
+    let mut r = record("h1", 0);
+    r.interval_ms = 5000;
+    e.observe(&RuleSet::default(), &r, t(0));
+    assert!(e.tick(t(25_000)).is_empty());
+    assert_eq!(states(&e.tick(t(25_001))), [(Stale, Firing)]);
+}
