@@ -16,9 +16,10 @@ pub enum Status {
 
 /// Missed intervals after which a host counts as stale.
 pub const STALE_INTERVALS: i64 = 3;
-/// Never stale sooner than this, whatever the interval (records travel through Kafka and a relay
-/// that batches them).
-pub const STALE_MIN: Duration = Duration::seconds(10);
+/// Never stale sooner than this, whatever the interval: records travel through Kafka and a relay
+/// that batches them (typically well under a second), so very short intervals get this floor.
+/// With the default 1 s interval a host is stale after 3 s of silence.
+pub const STALE_MIN: Duration = Duration::seconds(2);
 /// Interval assumed when a host never told us its own.
 pub const DEFAULT_INTERVAL_MS: u32 = 1000;
 
@@ -77,12 +78,18 @@ mod tests {
     #[test]
     fn host_goes_stale_after_three_intervals_but_not_sooner_than_the_minimum() {
         let seen = t("2026-01-01T00:00:00Z");
-        assert_eq!(host_status(seen, Some(1000), t("2026-01-01T00:00:10Z")), Status::Up);
+        assert_eq!(host_status(seen, Some(1000), t("2026-01-01T00:00:03Z")), Status::Up);
         assert_eq!(
-            host_status(seen, Some(1000), t("2026-01-01T00:00:10.001Z")),
+            host_status(seen, Some(1000), t("2026-01-01T00:00:03.001Z")),
             Status::Stale
         );
-        assert_eq!(host_status(seen, None, t("2026-01-01T00:00:11Z")), Status::Stale);
+        assert_eq!(host_status(seen, None, t("2026-01-01T00:00:04Z")), Status::Stale);
+        // a 100 ms collector gets the 2 s floor
+        assert_eq!(host_status(seen, Some(100), t("2026-01-01T00:00:02Z")), Status::Up);
+        assert_eq!(
+            host_status(seen, Some(100), t("2026-01-01T00:00:02.001Z")),
+            Status::Stale
+        );
         // a 60 s collector is stale only after three minutes
         assert_eq!(host_status(seen, Some(60_000), t("2026-01-01T00:02:59Z")), Status::Up);
         assert_eq!(

@@ -8,6 +8,7 @@ pub mod kafka;
 pub mod procs;
 pub mod records;
 pub mod services;
+pub mod sse;
 pub mod wait;
 
 pub use procs::{free_port, Proc, Stack};

@@ -255,7 +255,12 @@ mod tests {
     fn stale_after_is_intervals_times_multiplier_but_at_least_the_minimum() {
         let c = EngineConfig::default();
         assert_eq!(c.stale_intervals, 3);
-        assert_eq!(c.stale_after(1_000), TimeDelta::seconds(10));
+        assert_eq!(c.stale_after(1_000), TimeDelta::seconds(3));
+        assert_eq!(
+            c.stale_after(100),
+            TimeDelta::seconds(2),
+            "the floor for very short intervals"
+        );
         assert_eq!(c.stale_after(60_000), TimeDelta::seconds(180));
         let five = EngineConfig {
             stale_intervals: 5,

@@ -20,7 +20,7 @@ use common::wire::Record;
 use super::builtin::{self, EngineConfig};
 use super::event::{ActiveAlert, AlertEvent, MachineRef};
 use super::extract;
-use super::metric::MachineKind;
+use super::metric::{MachineKind, Metric};
 use super::rules::Rule;
 use super::ruleset::RuleSet;
 use super::state::{ContainerState, EngineState, HostState};
@@ -103,6 +103,10 @@ impl Engine {
                 host_id: Some(&record.host_id),
             };
             builtin::container_sample(host, containers, machine, c, at, &mut out);
+            if c.state != "running" {
+                end_resource_alerts(containers, &c.id, at, &mut out);
+                continue;
+            }
             for rule in rules.for_container(&c.id, &c.name) {
                 if let Some(value) = extract::container_value(rule.metric, c) {
                     evaluate_container(containers, rule, machine, value, at, &mut out);
@@ -171,6 +175,24 @@ impl Engine {
         closed.sort_by(|a, b| a.key.cmp(&b.key));
         out.extend(closed);
         self.state.rules_fingerprint = Some(rules.fingerprint());
+    }
+}
+
+/// A container that no longer runs uses no CPU, memory, network or disk: its threshold alerts
+/// on those end (firing → resolved, pending → cancelled), dated by the sample. Restart-count
+/// alerts stay: a crash-looping container is exactly when they matter.
+fn end_resource_alerts(
+    containers: &mut HashMap<String, ContainerState>,
+    id: &str,
+    at: DateTime<Utc>,
+    out: &mut Vec<AlertEvent>,
+) {
+    if let Some(c) = containers.get_mut(id) {
+        c.thresholds
+            .close_unless(|a| a.metric == Some(Metric::ContainerRestartCount), at, out);
+        if c.is_empty() {
+            containers.remove(id);
+        }
     }
 }
 

@@ -324,6 +324,34 @@ fn a_removed_container_ends_its_threshold_alerts() {
 }
 
 #[test]
+fn a_stopped_container_ends_its_resource_alerts_but_not_its_restart_count_alert() {
+    let rules = rules(vec![
+        rule(1, Metric::ContainerCpuPercent, Above, 50.0, 30.0, 0),
+        rule(2, Metric::ContainerRestartCount, Above, 2.0, 2.0, 0),
+    ]);
+    let mut e = Engine::default();
+    let mut r = record("h1", 0);
+    r.containers.push(container("c1", "web"));
+    set(&mut r, Metric::ContainerCpuPercent, "", Some(95.0));
+    set(&mut r, Metric::ContainerRestartCount, "", Some(5.0));
+    assert_eq!(
+        states(&e.observe(&rules, &r, t(0))),
+        [(Threshold, Firing), (Threshold, Firing)]
+    );
+    // Stopped: no CPU value is measured any more, and yet the CPU alert must end.
+    let mut r = record("h1", 1000);
+    let mut stopped = container("c1", "web");
+    stopped.state = "exited".to_owned();
+    r.containers.push(stopped);
+    let ev = e.observe(&rules, &r, t(1000));
+    assert_eq!(states(&ev), [(Threshold, Resolved)]);
+    assert_eq!(ev[0].key.rule_id, Some(1));
+    assert_eq!(ev[0].at, t(1000));
+    let open: Vec<_> = e.active().into_iter().map(|a| a.key.rule_id).collect();
+    assert_eq!(open, [Some(2)], "the restart-count alert stays open");
+}
+
+#[test]
 fn stale_windows_follow_the_configured_multiplier() {
     let config = EngineConfig {
         stale_intervals: 5,
