@@ -264,6 +264,38 @@ impl Stack {
         r.json().await.ok()
     }
 
+    /// Sends `body` as JSON with `method` and returns the status and the JSON answer (or Null).
+    pub async fn send_json(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        body: &serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let r = self
+            .http
+            .request(method, url)
+            .json(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{url}: {e}"));
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// POSTs records to `/api/v1/ingest` of the backend on `api` and checks they were accepted.
+    pub async fn ingest(&self, api: u16, records: &[common::Record]) {
+        let body = serde_json::to_value(records).unwrap();
+        let (status, answer) = self
+            .send_json(
+                reqwest::Method::POST,
+                &format!("http://127.0.0.1:{api}/api/v1/ingest"),
+                &body,
+            )
+            .await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["accepted"].as_u64(), Some(records.len() as u64), "{answer}");
+    }
+
     /// GET `url` as JSON (panics on a non-200).
     pub async fn get_json(&self, url: &str) -> serde_json::Value {
         let r = self

@@ -20,3 +20,11 @@ pub fn host_record(host_id: &str) -> Record {
         events: vec![],
     }
 }
+
+/// A record of `host_id` sampled at `at` with the given CPU %.
+pub fn host_record_at(host_id: &str, at: chrono::DateTime<chrono::Utc>, cpu_percent: f64) -> Record {
+    let mut r = host_record(host_id);
+    r.sampled_at = common::timefmt::truncate_millis(at);
+    r.host.cpu_percent = Some(cpu_percent);
+    r
+}

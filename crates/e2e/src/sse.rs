@@ -37,9 +37,18 @@ impl SseClient {
         }
         let response = req.send().await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
         assert_eq!(response.status().as_u16(), 200, "GET {url}");
-        let ct = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        let ct = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
         assert!(ct.starts_with("text/event-stream"), "GET {url}: content-type {ct}");
-        SseClient { response, buffer: String::new(), comments: 0 }
+        SseClient {
+            response,
+            buffer: String::new(),
+            comments: 0,
+        }
     }
 
     /// The next event within `timeout`, or `None`.
@@ -50,7 +59,9 @@ impl SseClient {
                 return Some(event);
             }
             match tokio::time::timeout_at(deadline, self.response.chunk()).await {
-                Ok(Ok(Some(bytes))) => self.buffer.push_str(&String::from_utf8_lossy(&bytes).replace("\r\n", "\n")),
+                Ok(Ok(Some(bytes))) => self
+                    .buffer
+                    .push_str(&String::from_utf8_lossy(&bytes).replace("\r\n", "\n")),
                 Ok(Ok(None)) | Ok(Err(_)) | Err(_) => return None,
             }
         }
@@ -60,7 +71,10 @@ impl SseClient {
     pub async fn collect_for(&mut self, window: Duration) -> Vec<SseEvent> {
         let deadline = tokio::time::Instant::now() + window;
         let mut out = Vec::new();
-        while let Some(e) = self.next(deadline.saturating_duration_since(tokio::time::Instant::now())).await {
+        while let Some(e) = self
+            .next(deadline.saturating_duration_since(tokio::time::Instant::now()))
+            .await
+        {
             out.push(e);
         }
         out
@@ -77,7 +91,9 @@ impl SseClient {
                     self.comments += 1;
                     continue;
                 }
-                let (field, value) = line.split_once(':').map_or((line, ""), |(f, v)| (f, v.strip_prefix(' ').unwrap_or(v)));
+                let (field, value) = line
+                    .split_once(':')
+                    .map_or((line, ""), |(f, v)| (f, v.strip_prefix(' ').unwrap_or(v)));
                 only_comments = false;
                 match field {
                     "event" => event = Some(value.to_owned()),
@@ -87,7 +103,11 @@ impl SseClient {
                 }
             }
             if !only_comments && !data.is_empty() {
-                return Some(SseEvent { event, id, data: data.join("\n") });
+                return Some(SseEvent {
+                    event,
+                    id,
+                    data: data.join("\n"),
+                });
             }
         }
     }
