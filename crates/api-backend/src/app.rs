@@ -1,5 +1,6 @@
 //! Putting it together: connect and migrate, keep the `database` readiness check current,
-//! build the router, serve until shutdown.
+//! start notifications and alerting, build the router, serve until shutdown (then store the
+//! last alert events and engine state, and let the notifier deliver what it holds).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,10 +11,13 @@ use common::shutdown::Shutdown;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
+use crate::alerting::{Alerting, AlertingMetrics, AlertingSettings};
 use crate::config::Config;
 use crate::error::Result;
 use crate::http::{self, AppState};
+use crate::hub::Hub;
 use crate::metrics::Metrics;
+use crate::notify::{Notifier, NotifierHandle, NotifyMetrics};
 use crate::store::Store;
 
 /// Name of the readiness check that follows MySQL.
@@ -30,26 +34,61 @@ pub struct App {
     pub store: Store,
     pub readiness: Arc<Readiness>,
     pub metrics: Metrics,
+    /// Fan-out to the live streams: publish stored alert events here, set the snapshot source.
+    pub hub: Hub,
+    /// The alert engine wired to storage, notifications and the hub.
+    pub alerting: Alerting,
+    /// Webhook notifications of alert events.
+    pub notifier: NotifierHandle,
 }
 
 /// Connects (retrying within `config.connect_timeout`), migrates, starts the database watcher
 /// (it stops with `shutdown`) and builds the router.
 pub async fn build(config: &Config, shutdown: &Shutdown) -> Result<App> {
+    build_with_hub(config, shutdown, Hub::default()).await
+}
+
+/// As [`build`], with the given (not yet registered) hub: tests use a small capacity and a
+/// short heartbeat.
+pub async fn build_with_hub(config: &Config, shutdown: &Shutdown, hub: Hub) -> Result<App> {
     let mut registry = Registry::default();
     let metrics = Metrics::register(&mut registry);
     let readiness = Readiness::new();
-    build_with(config, shutdown, registry, metrics, readiness).await
+    build_with(config, shutdown, registry, metrics, readiness, hub).await
 }
 
 async fn build_with(
     config: &Config,
     shutdown: &Shutdown,
-    registry: Registry,
+    mut registry: Registry,
     metrics: Metrics,
     readiness: Arc<Readiness>,
+    hub: Hub,
 ) -> Result<App> {
+    hub.register(&mut registry);
+    {
+        // open streams end at shutdown, so the server can stop
+        let (hub, shutdown) = (hub.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            shutdown.wait().await;
+            hub.close();
+        });
+    }
+    let notifier = Notifier::spawn(&config.notify, NotifyMetrics::register(&mut registry), shutdown.clone());
+    let alerting_metrics = AlertingMetrics::register(&mut registry);
     readiness.set(DATABASE_CHECK, false, "connecting to MySQL and applying migrations");
     let store = Store::connect(config, shutdown).await?;
+    let alerting = Alerting::start(
+        store.clone(),
+        notifier.clone(),
+        hub.clone(),
+        alerting_metrics,
+        AlertingSettings {
+            retention_days: config.alert_retention_days,
+        },
+        shutdown.clone(),
+    )
+    .await?;
     readiness.set(DATABASE_CHECK, true, "connected");
     metrics.database_up.set(1);
     tokio::spawn(watch_database(
@@ -66,6 +105,8 @@ async fn build_with(
         store: store.clone(),
         metrics: metrics.clone(),
         max_body: config.ingest_max_body_bytes,
+        hub: hub.clone(),
+        alerting: alerting.clone(),
     };
     let router = http::router(state, config.tokens.clone(), &config.cors, ops);
     Ok(App {
@@ -73,6 +114,9 @@ async fn build_with(
         store,
         readiness,
         metrics,
+        hub,
+        alerting,
+        notifier,
     })
 }
 
@@ -95,7 +139,7 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<()> {
         let listener = tokio::net::TcpListener::from_std(listener.try_clone()?)?;
         tokio::spawn(common::ops::serve_on(listener, router, interim_shutdown))
     };
-    let built = build_with(&config, &shutdown, registry, metrics, readiness).await;
+    let built = build_with(&config, &shutdown, registry, metrics, readiness, Hub::default()).await;
     interim_stop.fire();
     let _ = interim.await;
     let app = built?;
@@ -112,6 +156,9 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<()> {
         served = serve => served?,
         () = grace => tracing::warn!(grace = ?SHUTDOWN_GRACE, "in-flight requests did not finish in time; exiting"),
     }
+    // the last alert events and the engine state, then the queued notifications
+    app.alerting.close().await;
+    app.notifier.stopped().await;
     app.store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -9,6 +9,8 @@ use clap::Parser;
 use common::config::parse_positive_duration;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
+use crate::notify::NotifyConfig;
+
 /// Command line and environment of `api-backend`.
 #[derive(Debug, Parser)]
 #[command(
@@ -64,6 +66,12 @@ pub struct Cli {
     #[arg(long, env = "INGEST_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024,
           value_parser = clap::value_parser!(u64).range(1..=1 << 32))]
     pub ingest_max_body_bytes: u64,
+    /// Days alert events (the alert history) are kept
+    #[arg(long, env = "ALERT_RETENTION_DAYS", default_value_t = 90,
+          value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    pub alert_retention_days: u32,
+    #[command(flatten)]
+    pub notify: NotifyConfig,
 }
 
 /// Which cross-origin requests browsers may make.
@@ -108,6 +116,10 @@ pub struct Config {
     pub cors: Cors,
     pub tokens: Tokens,
     pub ingest_max_body_bytes: usize,
+    /// ALERT_RETENTION_DAYS.
+    pub alert_retention_days: u32,
+    /// Alert notifications (webhooks, cooldown, ...).
+    pub notify: NotifyConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -121,6 +133,8 @@ impl std::fmt::Debug for Config {
             .field("cors", &self.cors)
             .field("tokens", &self.tokens)
             .field("ingest_max_body_bytes", &self.ingest_max_body_bytes)
+            .field("alert_retention_days", &self.alert_retention_days)
+            .field("notify", &self.notify)
             .finish()
     }
 }
@@ -137,6 +151,8 @@ impl Config {
             cors: Cors::SameOrigin,
             tokens: Tokens::default(),
             ingest_max_body_bytes: 16 * 1024 * 1024,
+            alert_retention_days: 90,
+            notify: NotifyConfig::default(),
         }
     }
 
@@ -173,6 +189,8 @@ impl Config {
             },
             ingest_max_body_bytes: usize::try_from(cli.ingest_max_body_bytes)
                 .map_err(|_| "INGEST_MAX_BODY_BYTES is too large for this platform".to_owned())?,
+            alert_retention_days: cli.alert_retention_days,
+            notify: cli.notify,
         })
     }
 }

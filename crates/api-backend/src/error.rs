@@ -26,6 +26,15 @@ pub enum Error {
     /// No route matches the path.
     #[error("no route for {0}")]
     NoRoute(String),
+    /// The addressed resource (a rule, a silence) does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// A threshold rule or silence is not acceptable; the sentence says why.
+    #[error("{0}")]
+    InvalidRule(String),
+    /// The change conflicts with what exists (e.g. a rule the compat endpoints manage).
+    #[error("{0}")]
+    Conflict(String),
     /// The route exists but not with this method.
     #[error("method not allowed on this path")]
     MethodNotAllowed,
@@ -72,7 +81,9 @@ impl Error {
             Error::InvalidParameter(_) => (StatusCode::BAD_REQUEST, "invalid_parameter"),
             Error::AmbiguousMachine(_) => (StatusCode::BAD_REQUEST, "ambiguous_machine"),
             Error::UnknownMachine(_) => (StatusCode::NOT_FOUND, "unknown_machine"),
-            Error::NoRoute(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Error::NoRoute(_) | Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Error::InvalidRule(_) => (StatusCode::BAD_REQUEST, "invalid_rule"),
+            Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Error::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Error::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Error::BodyTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),

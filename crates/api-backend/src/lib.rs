@@ -6,15 +6,17 @@
 //! (batch validation and de-duplication around the store), [`compat`] (the Java record format),
 //! [`status`] and [`params`] (pure helpers of the queries), [`http`] (routes), [`app`] (wiring),
 //! [`metrics`], [`error`]; [`alerts`] (the pure alert engine: rules, lifecycle, built-in
-//! alerts) and [`notify`] (webhook notifications, cooldown, reminders, silences) — both not yet
-//! wired into ingest and the HTTP API.
+//! alerts), [`notify`] (webhook notifications, cooldown, reminders, silences) and
+//! [`alerting`] (the engine wired to ingest, storage, notifications and the live streams).
 
+pub mod alerting;
 pub mod alerts;
 pub mod app;
 pub mod compat;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod hub;
 pub mod ingest;
 pub mod metrics;
 pub mod notify;

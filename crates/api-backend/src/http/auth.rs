@@ -1,4 +1,5 @@
-//! Token checks. Ingest endpoints want `Authorization: Bearer <API_INGEST_TOKEN>`; reads want
+//! Token checks. Ingest endpoints want `Authorization: Bearer <API_INGEST_TOKEN>`; writes
+//! (thresholds, silences) want `Authorization: Bearer <API_ADMIN_TOKEN>`; reads want
 //! API_READ_TOKEN (or API_ADMIN_TOKEN) as a bearer header, a `?token=` query parameter or a
 //! `token` cookie, because browsers' EventSource cannot send headers. An unset token leaves its
 //! endpoints open.
@@ -22,6 +23,19 @@ pub async fn require_ingest(State(tokens): State<Arc<Tokens>>, req: Request, nex
                 .into_response()
         }
         _ => next.run(req).await,
+    }
+}
+
+/// Middleware for the write routes (thresholds, silences): `Authorization: Bearer
+/// <API_ADMIN_TOKEN>` when that is set; without an admin token, whatever reads need.
+pub async fn require_admin(State(tokens): State<Arc<Tokens>>, req: Request, next: Next) -> Response {
+    match &tokens.admin {
+        Some(want) if !bearer(req.headers()).is_some_and(|got| same(got, want)) => {
+            Error::Unauthorized("a valid admin token is required (Authorization: Bearer <API_ADMIN_TOKEN>)")
+                .into_response()
+        }
+        Some(_) => next.run(req).await,
+        None => require_read(State(tokens), req, next).await,
     }
 }
 

@@ -3,11 +3,17 @@
 //! Handlers are thin: they parse, call the library, and answer JSON; errors answer through
 //! [`crate::Error`]'s `IntoResponse`.
 
+mod alerting;
+mod alerts;
 mod auth;
 mod compat;
+mod compat_alerts;
 mod ingest;
 mod openapi;
 mod queries;
+mod silences;
+mod streams;
+mod thresholds;
 mod track;
 
 use std::sync::Arc;
@@ -20,11 +26,14 @@ use axum::Router;
 use common::ops::Ops;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+use crate::alerting::Alerting;
 use crate::config::{Cors, Tokens};
 use crate::error::Error;
+use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
+pub use alerting::paths as alerting_paths;
 pub use openapi::SPEC as OPENAPI_SPEC;
 
 /// Paths served (besides the ops routes); each one is described in the OpenAPI document.
@@ -54,11 +63,16 @@ pub struct AppState {
     pub metrics: Metrics,
     /// INGEST_MAX_BODY_BYTES, for the 413 message.
     pub max_body: usize,
+    /// Fan-out of stored alert events and records to the live streams.
+    pub hub: Hub,
+    /// The alert engine: ingest hands it new records; rules, history and silences.
+    pub alerting: Alerting,
 }
 
 /// The whole application router.
 pub fn router(state: AppState, tokens: Tokens, cors: &Cors, ops: Ops) -> Router {
     let tokens = Arc::new(tokens);
+    let alerting = alerting::routes(tokens.clone()); // thresholds, alerts, silences, compat thresholds
     let ingest = Router::new()
         .route(paths::INGEST, post(ingest::batch))
         .route(paths::COMPAT_METRICS, post(compat::post_metrics))
@@ -69,12 +83,14 @@ pub fn router(state: AppState, tokens: Tokens, cors: &Cors, ops: Ops) -> Router 
         .route(paths::SAMPLES, get(queries::samples))
         .route(paths::EVENTS, get(queries::events))
         .route(paths::COMPAT_INVENTORY, get(compat::inventory))
+        .merge(streams::routes()) // live streams (SSE, WebSocket): read routes too
         .route_layer(from_fn_with_state(tokens, auth::require_read));
     let docs = Router::new().route(paths::OPENAPI, get(openapi::spec));
     let metrics = state.metrics.clone();
     let mut app = Router::new()
         .merge(ingest)
         .merge(reads)
+        .merge(alerting)
         .merge(docs)
         .with_state(state)
         .merge(common::ops::router(ops))

@@ -20,6 +20,7 @@ mod tests {
         assert!(spec["openapi"].as_str().is_some_and(|v| v.starts_with("3.")));
         for path in crate::http::paths::ALL
             .iter()
+            .chain(&crate::http::alerting_paths::ALL)
             .chain(&["/health/live", "/health/ready", "/metrics"])
         {
             assert!(spec["paths"].get(*path).is_some(), "{path} is not in openapi.json");

@@ -1,6 +1,8 @@
 //! MySQL storage: the connection pool (connected with retries at start), the schema migrations,
-//! the write path of ingest and the read path of the queries.
+//! the write path of ingest, the read path of the queries, and alerting's rules, events,
+//! engine state and silences (`alerts`).
 
+mod alerts;
 mod columns;
 mod machines;
 mod plan;
@@ -18,6 +20,7 @@ use sqlx::{Connection, Executor};
 use crate::config::{redact_url, Config};
 use crate::error::{Error, Result};
 
+pub use alerts::{EventFilter, StoredEvent, StoredRule};
 pub use machines::Kind;
 pub use read::{
     ContainerSampleView, EventView, HostSampleView, InventoryContainer, InventoryHost, MachineRef, MachineView, Samples,

@@ -4,9 +4,12 @@
 
 mod support;
 
+mod alerting;
 mod auth;
 mod compat;
 mod ingest;
 mod ops;
 mod outage;
 mod queries;
+mod streams;
+mod thresholds;

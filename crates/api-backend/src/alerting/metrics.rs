@@ -1,0 +1,80 @@
+//! What alerting measures about itself (`api_alert_*` at `/metrics`).
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+/// `state` of a stored event.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabel {
+    pub state: &'static str,
+}
+
+/// Alerting's metrics; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AlertingMetrics {
+    /// `api_alert_events_total{state}`: events stored.
+    pub events: Family<StateLabel, Counter>,
+    /// `api_alert_events_dropped_total`: events lost because the retry queue was full.
+    pub dropped: Counter,
+    /// `api_alert_write_failures_total`: failed writes of events / engine state (retried).
+    pub write_failures: Counter,
+    /// `api_alert_queue_depth`: events waiting to be stored.
+    pub queue_depth: Gauge,
+    /// `api_alert_active`: open alerts at the last periodic check.
+    pub active: Gauge,
+    /// `api_alert_evaluate_seconds`: time to evaluate one ingest batch.
+    pub evaluate_seconds: Histogram,
+    /// `api_alert_events_expired_total`: events deleted by retention.
+    pub expired: Counter,
+}
+
+impl AlertingMetrics {
+    /// Creates the metrics and registers them in `registry`.
+    pub fn register(registry: &mut Registry) -> Self {
+        let m = AlertingMetrics {
+            events: Family::default(),
+            dropped: Counter::default(),
+            write_failures: Counter::default(),
+            queue_depth: Gauge::default(),
+            active: Gauge::default(),
+            evaluate_seconds: Histogram::new(exponential_buckets(0.000_01, 4.0, 10)),
+            expired: Counter::default(),
+        };
+        registry.register("api_alert_events", "Alert events stored, by state", m.events.clone());
+        registry.register(
+            "api_alert_events_dropped",
+            "Alert events lost because the retry queue was full",
+            m.dropped.clone(),
+        );
+        registry.register(
+            "api_alert_write_failures",
+            "Failed writes of alert events or engine state (retried)",
+            m.write_failures.clone(),
+        );
+        registry.register(
+            "api_alert_queue_depth",
+            "Alert events waiting to be stored",
+            m.queue_depth.clone(),
+        );
+        registry.register(
+            "api_alert_active",
+            "Open (pending or firing) alerts at the last periodic check",
+            m.active.clone(),
+        );
+        registry.register(
+            "api_alert_evaluate_seconds",
+            "Time to evaluate the new records of one ingest batch",
+            m.evaluate_seconds.clone(),
+        );
+        registry.register(
+            "api_alert_events_expired",
+            "Alert events deleted by retention (ALERT_RETENTION_DAYS)",
+            m.expired.clone(),
+        );
+        m
+    }
+}

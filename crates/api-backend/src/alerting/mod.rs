@@ -1,0 +1,251 @@
+//! The alerting service: the pure [`Engine`] wired to storage, ingest, notifications and the
+//! live streams.
+//!
+//! ```text
+//! ingest (after commit) ─observe─┐
+//! tick task (1 s)        ─tick───┼─▶ engine (one lock) ─events─▶ outbox ─▶ writer task ─▶ MySQL (one tx:
+//! REST rule changes      ─set_rules┘      (in order)      (bounded)        events + engine state)
+//!                                                                        └─▶ notifier, hub (after commit, id order)
+//! ```
+//! Events are pushed to the outbox while the engine lock is held, and one writer stores them in
+//! that order, so event ids are monotonic. A failed write keeps them queued and retries with
+//! backoff; nothing on the ingest path waits for MySQL here, and a full outbox drops new events
+//! (counted in `api_alert_events_dropped_total`).
+//!
+//! - [`outbox`]: the bounded queue of events not yet stored.
+//! - [`writer`]: stores them (and the engine state), then publishes them.
+//! - [`tasks`]: the 1 s engine tick, the 30 s state save and notifier tick, retention.
+//! - [`rules`]: threshold rule changes (native REST).
+//! - [`compat`]: the original system's over/under threshold settings as rules.
+//! - [`silences`]: silence changes, handed to the notifier.
+//! - [`metrics`]: the `api_alert_*` metrics.
+
+pub mod compat;
+pub mod metrics;
+pub mod outbox;
+pub mod rules;
+pub mod silences;
+mod tasks;
+mod writer;
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use common::shutdown::Shutdown;
+use common::wire::Record;
+use tokio::sync::{watch, Notify};
+
+use crate::alerts::{ActiveAlert, AlertEvent, Engine, EngineConfig, EngineState, RuleSet};
+use crate::error::Result;
+use crate::hub::Hub;
+use crate::notify::NotifierHandle;
+use crate::store::Store;
+
+pub use metrics::AlertingMetrics;
+pub use outbox::Outbox;
+pub use rules::{RuleBody, RuleInput};
+pub use silences::SilenceInput;
+
+/// Events waiting to be stored at most; beyond, new ones are dropped and counted.
+pub const OUTBOX_CAPACITY: usize = 10_000;
+/// How long [`Alerting::close`] waits for the last write.
+pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Settings of the service.
+#[derive(Debug, Clone)]
+pub struct AlertingSettings {
+    /// Alert events older than this many days are deleted (ALERT_RETENTION_DAYS).
+    pub retention_days: u32,
+}
+
+/// The running service; cheap to clone.
+#[derive(Clone)]
+pub struct Alerting {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Alerting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Alerting").finish_non_exhaustive()
+    }
+}
+
+/// The engine and the rules it evaluates, behind one lock.
+struct Core {
+    engine: Engine,
+    rules: Arc<RuleSet>,
+}
+
+struct Inner {
+    /// Lock order: `core`, then `outbox`.
+    core: Mutex<Core>,
+    outbox: Mutex<Outbox>,
+    /// Wakes the writer.
+    wake: Notify,
+    /// The newest outbox sequence number stored (or dropped).
+    done_seq: watch::Sender<u64>,
+    /// Set by [`Alerting::close`]: the writer stores what is left and stops.
+    closing: watch::Sender<bool>,
+    writer_done: watch::Sender<bool>,
+    /// Serialises rule and silence changes (read, change, reload).
+    changes: tokio::sync::Mutex<()>,
+    store: Store,
+    notifier: NotifierHandle,
+    /// The live streams (SSE): stored events are published here.
+    hub: Hub,
+    metrics: AlertingMetrics,
+}
+
+impl Inner {
+    fn core(&self) -> MutexGuard<'_, Core> {
+        self.core.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn outbox(&self) -> MutexGuard<'_, Outbox> {
+        self.outbox.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues events for storing. Taking the engine's guard makes the caller hold the engine
+    /// lock, so events enter the outbox in the order the engine produced them.
+    fn enqueue(&self, _core: &MutexGuard<'_, Core>, events: Vec<AlertEvent>) {
+        if events.is_empty() {
+            return;
+        }
+        let mut outbox = self.outbox();
+        let dropped = outbox.push(events);
+        self.metrics.queue_depth.set(outbox.len() as i64);
+        drop(outbox);
+        if dropped > 0 {
+            self.metrics.dropped.inc_by(dropped as u64);
+            tracing::warn!(
+                dropped,
+                capacity = OUTBOX_CAPACITY,
+                "alert events dropped: too many are waiting to be stored"
+            );
+        }
+        self.wake.notify_one();
+    }
+}
+
+impl Alerting {
+    /// Loads the rules (adding the compat defaults that are missing) and the saved engine state,
+    /// hands the silences to the notifier, makes the engine's open alerts the hub's snapshot
+    /// source, and starts the writer, tick and retention tasks (the last two stop with
+    /// `shutdown`; the writer with [`Alerting::close`]).
+    pub async fn start(
+        store: Store,
+        notifier: NotifierHandle,
+        hub: Hub,
+        metrics: AlertingMetrics,
+        settings: AlertingSettings,
+        shutdown: Shutdown,
+    ) -> Result<Alerting> {
+        compat::ensure_rules(&store).await?;
+        let rules = Arc::new(rules::load(&store).await?);
+        let config = EngineConfig::default();
+        let mut engine = match store.load_engine_state().await? {
+            Some((json, _)) => match serde_json::from_str::<EngineState>(&json) {
+                Ok(state) => Engine::restore(config, state),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the saved alert engine state does not parse; starting without it");
+                    Engine::new(config)
+                }
+            },
+            None => Engine::new(config),
+        };
+        let last_event_id = store.last_alert_event_id().await?;
+        let first_tick = tasks::first_tick_delay(&engine);
+        let events = engine.set_rules(&rules, Utc::now());
+        let alerting = Alerting {
+            inner: Arc::new(Inner {
+                core: Mutex::new(Core { engine, rules }),
+                outbox: Mutex::new(Outbox::new(OUTBOX_CAPACITY)),
+                wake: Notify::new(),
+                done_seq: watch::channel(0).0,
+                closing: watch::channel(false).0,
+                writer_done: watch::channel(false).0,
+                changes: tokio::sync::Mutex::new(()),
+                store,
+                notifier,
+                hub: hub.clone(),
+                metrics,
+            }),
+        };
+        let weak = Arc::downgrade(&alerting.inner);
+        hub.set_snapshot_source(move || {
+            weak.upgrade()
+                .map(|inner| inner.core().engine.active())
+                .unwrap_or_default()
+        });
+        {
+            let core = alerting.inner.core();
+            alerting.inner.enqueue(&core, events);
+        }
+        alerting.refresh_silences().await?;
+        tokio::spawn(writer::run(alerting.inner.clone(), last_event_id));
+        tokio::spawn(tasks::ticks(alerting.inner.clone(), first_tick, shutdown.clone()));
+        tokio::spawn(tasks::retention(
+            alerting.inner.clone(),
+            settings.retention_days,
+            shutdown,
+        ));
+        Ok(alerting)
+    }
+
+    /// Evaluates newly stored records (call after their transaction committed; duplicates must
+    /// not be passed). Records are taken in sample-time order. Never waits for storage.
+    pub fn observe(&self, records: &[Record]) {
+        if records.is_empty() {
+            return;
+        }
+        let started = Instant::now();
+        let mut ordered: Vec<&Record> = records.iter().collect();
+        ordered.sort_by_key(|r| r.sampled_at);
+        let now = Utc::now();
+        let mut core = self.inner.core();
+        let rules = core.rules.clone();
+        let mut events = Vec::new();
+        for record in ordered {
+            events.extend(core.engine.observe(&rules, record, now));
+        }
+        self.inner.enqueue(&core, events);
+        drop(core);
+        self.inner
+            .metrics
+            .evaluate_seconds
+            .observe(started.elapsed().as_secs_f64());
+    }
+
+    /// The open (pending and firing) alerts, oldest first.
+    pub fn active(&self) -> Vec<ActiveAlert> {
+        self.inner.core().engine.active()
+    }
+
+    /// Resolves once every event produced before the call is stored (or dropped). While MySQL
+    /// is unreachable this waits; callers bound it with a timeout.
+    pub async fn flush(&self) {
+        let target = self.inner.outbox().last_seq();
+        self.inner.wake.notify_one();
+        let mut done = self.inner.done_seq.subscribe();
+        let _ = done.wait_for(|seq| *seq >= target).await;
+    }
+
+    /// Stores what is queued together with the engine state and stops the writer (at
+    /// shutdown, after the HTTP server stopped taking requests); bounded by [`CLOSE_TIMEOUT`].
+    pub async fn close(&self) {
+        self.inner.outbox().snapshot_due = true;
+        self.inner.closing.send_replace(true);
+        self.inner.wake.notify_one();
+        let mut done = self.inner.writer_done.subscribe();
+        if tokio::time::timeout(CLOSE_TIMEOUT, done.wait_for(|d| *d))
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                pending = self.inner.outbox().len(),
+                "alert events and engine state could not be stored before shutdown"
+            );
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! Threshold rule changes through the native REST API. Every change is validated, stored, and
+//! then the whole rule set is reloaded from storage and handed to the engine (`set_rules`),
+//! whose events (alerts of removed or re-scoped rules ending) are stored like any others.
+//!
+//! - the global rule of a metric: scope `all_hosts` or `all_containers` by the metric's kind;
+//! - a per-machine rule of a metric: scope `machine` (it applies in addition to the global one);
+//! - any rule by id (any scope, container name globs included).
+//!
+//! Rules managed by the compat threshold-setting endpoints (`compat_key` set) may be tuned
+//! (values, severity, for-duration, enabled) but not deleted or re-targeted: they are
+//! recreated with default values at the next start.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use serde::Deserialize;
+
+use super::Alerting;
+use crate::alerts::{Direction, Metric, Rule, RuleSet, Scope, Severity};
+use crate::error::{Error, Result};
+use crate::store::{Store, StoredRule};
+
+/// Body of `PUT /api/v1/thresholds/{metric}` and `.../machines/{machine_id}`: a rule without
+/// metric and scope. `clear` defaults to `raise` (no hysteresis).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleBody {
+    #[serde(default = "above")]
+    pub direction: Direction,
+    pub raise: f64,
+    #[serde(default)]
+    pub clear: Option<f64>,
+    #[serde(default)]
+    pub for_secs: u32,
+    #[serde(default = "warning")]
+    pub severity: Severity,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+/// Body of `POST /api/v1/thresholds/rules` and `PUT /api/v1/thresholds/rules/{id}`: a whole
+/// rule without its id.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleInput {
+    pub metric: Metric,
+    pub scope: Scope,
+    #[serde(default = "above")]
+    pub direction: Direction,
+    pub raise: f64,
+    #[serde(default)]
+    pub clear: Option<f64>,
+    #[serde(default)]
+    pub for_secs: u32,
+    #[serde(default = "warning")]
+    pub severity: Severity,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+impl RuleInput {
+    /// The rule (id 0 until stored).
+    pub fn into_rule(self) -> Rule {
+        let body = RuleBody {
+            direction: self.direction,
+            raise: self.raise,
+            clear: self.clear,
+            for_secs: self.for_secs,
+            severity: self.severity,
+            enabled: self.enabled,
+        };
+        body.into_rule(self.metric, self.scope)
+    }
+}
+
+fn above() -> Direction {
+    Direction::Above
+}
+
+fn warning() -> Severity {
+    Severity::Warning
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl RuleBody {
+    /// The rule these settings make for `metric` over `scope` (id 0 until stored).
+    pub fn into_rule(self, metric: Metric, scope: Scope) -> Rule {
+        Rule {
+            id: 0,
+            metric,
+            direction: self.direction,
+            raise: self.raise,
+            clear: self.clear.unwrap_or(self.raise),
+            for_secs: self.for_secs,
+            severity: self.severity,
+            scope,
+            enabled: self.enabled,
+        }
+    }
+}
+
+/// The scope of a metric's global rule.
+pub fn global_scope(metric: Metric) -> Scope {
+    match metric.machine_kind() {
+        crate::alerts::MachineKind::Host => Scope::AllHosts,
+        crate::alerts::MachineKind::Container => Scope::AllContainers,
+    }
+}
+
+/// The stored rules as a rule set; a stored rule that does not validate (written by an older
+/// version, edited by hand) is left out with a warning rather than stopping alerting.
+pub async fn load(store: &Store) -> Result<RuleSet> {
+    let mut rules = Vec::new();
+    for stored in store.alert_rules().await? {
+        match stored.rule.validate() {
+            Ok(()) => rules.push(stored.rule),
+            Err(e) => tracing::warn!(rule = stored.rule.id, error = %e, "ignoring an invalid stored rule"),
+        }
+    }
+    RuleSet::new(rules).map_err(|e| Error::InvalidRule(e.to_string()))
+}
+
+fn valid(rule: Rule) -> Result<Rule> {
+    rule.validate().map_err(|e| Error::InvalidRule(e.to_string()))?;
+    Ok(rule)
+}
+
+impl Alerting {
+    /// Every stored rule, by id.
+    pub async fn rules(&self) -> Result<Vec<StoredRule>> {
+        self.inner.store.alert_rules().await
+    }
+
+    /// Creates or replaces the (non-compat) rule of `metric` with exactly `scope`; `true` when
+    /// it was created.
+    pub async fn put_scoped_rule(&self, metric: Metric, scope: Scope, body: RuleBody) -> Result<(Rule, bool)> {
+        let mut rule = valid(body.into_rule(metric, scope))?;
+        let _change = self.inner.changes.lock().await;
+        let existing = self.find_scoped(metric, &rule.scope).await?;
+        let created = match existing {
+            Some(id) => {
+                rule.id = id;
+                self.inner.store.update_alert_rule(&rule).await?;
+                false
+            }
+            None => {
+                rule = self.inner.store.insert_alert_rule(rule, None).await?;
+                true
+            }
+        };
+        self.reload_rules().await?;
+        Ok((rule, created))
+    }
+
+    /// Deletes the (non-compat) rule of `metric` with exactly `scope`.
+    pub async fn delete_scoped_rule(&self, metric: Metric, scope: Scope) -> Result<()> {
+        let _change = self.inner.changes.lock().await;
+        let Some(id) = self.find_scoped(metric, &scope).await? else {
+            return Err(Error::NotFound(format!(
+                "there is no {} rule for {metric}",
+                describe(&scope)
+            )));
+        };
+        self.inner.store.delete_alert_rule(id).await?;
+        self.reload_rules().await
+    }
+
+    /// Stores a new rule.
+    pub async fn create_rule(&self, input: RuleInput) -> Result<Rule> {
+        let rule = valid(input.into_rule())?;
+        let _change = self.inner.changes.lock().await;
+        let rule = self.inner.store.insert_alert_rule(rule, None).await?;
+        self.reload_rules().await?;
+        Ok(rule)
+    }
+
+    /// Replaces rule `id`. A compat rule keeps its metric, direction and scope.
+    pub async fn replace_rule(&self, id: u64, input: RuleInput) -> Result<Rule> {
+        let mut rule = valid(input.into_rule())?;
+        rule.id = id;
+        let _change = self.inner.changes.lock().await;
+        let old = self.stored(id).await?;
+        if let Some(key) = &old.compat_key {
+            if (old.rule.metric, old.rule.direction, &old.rule.scope) != (rule.metric, rule.direction, &rule.scope) {
+                return Err(Error::Conflict(format!(
+                    "rule {id} is managed by the compat threshold-setting endpoints ({key}): its metric, \
+                     direction and scope cannot change"
+                )));
+            }
+        }
+        self.inner.store.update_alert_rule(&rule).await?;
+        self.reload_rules().await?;
+        Ok(rule)
+    }
+
+    /// Deletes rule `id` (not a compat rule: disable those instead).
+    pub async fn delete_rule(&self, id: u64) -> Result<()> {
+        let _change = self.inner.changes.lock().await;
+        let old = self.stored(id).await?;
+        if let Some(key) = &old.compat_key {
+            return Err(Error::Conflict(format!(
+                "rule {id} is managed by the compat threshold-setting endpoints ({key}) and cannot be \
+                 deleted; disable it instead (enabled: false)"
+            )));
+        }
+        self.inner.store.delete_alert_rule(id).await?;
+        self.reload_rules().await
+    }
+
+    async fn stored(&self, id: u64) -> Result<StoredRule> {
+        self.inner
+            .store
+            .alert_rules()
+            .await?
+            .into_iter()
+            .find(|s| s.rule.id == id)
+            .ok_or_else(|| Error::NotFound(format!("there is no rule {id}")))
+    }
+
+    async fn find_scoped(&self, metric: Metric, scope: &Scope) -> Result<Option<u64>> {
+        Ok(self
+            .inner
+            .store
+            .alert_rules()
+            .await?
+            .into_iter()
+            .find(|s| s.compat_key.is_none() && s.rule.metric == metric && &s.rule.scope == scope)
+            .map(|s| s.rule.id))
+    }
+
+    /// Reloads the rules from storage into the engine; call with `changes` held.
+    pub(super) async fn reload_rules(&self) -> Result<()> {
+        let rules = Arc::new(load(&self.inner.store).await?);
+        let mut core = self.inner.core();
+        core.rules = rules.clone();
+        let events = core.engine.set_rules(&rules, Utc::now());
+        self.inner.enqueue(&core, events);
+        Ok(())
+    }
+}
+
+fn describe(scope: &Scope) -> String {
+    match scope {
+        Scope::AllHosts | Scope::AllContainers => "global".to_owned(),
+        Scope::Machine { id } => format!("machine {id:?}"),
+        Scope::ContainerName { pattern } => format!("container name {pattern:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_body_defaults_to_an_enabled_warning_above_without_hysteresis() {
+        let body: RuleBody = serde_json::from_str(r#"{"raise": 90}"#).unwrap();
+        let rule = body.into_rule(Metric::HostCpuPercent, Scope::AllHosts);
+        assert_eq!(
+            (
+                rule.direction,
+                rule.raise,
+                rule.clear,
+                rule.for_secs,
+                rule.severity,
+                rule.enabled
+            ),
+            (Direction::Above, 90.0, 90.0, 0, Severity::Warning, true)
+        );
+        assert!(serde_json::from_str::<RuleBody>(r#"{"raise": 1, "colour": "red"}"#).is_err());
+    }
+
+    #[test]
+    fn an_input_carries_metric_and_scope() {
+        let input: RuleInput = serde_json::from_str(
+            r#"{"metric": "container.cpu_percent", "scope": {"kind": "container_name", "pattern": "web-*"},
+                "direction": "above", "raise": 80, "clear": 70, "for_secs": 30, "severity": "critical"}"#,
+        )
+        .unwrap();
+        let rule = input.into_rule();
+        assert_eq!(
+            rule.scope,
+            Scope::ContainerName {
+                pattern: "web-*".into()
+            }
+        );
+        assert_eq!(
+            (rule.clear, rule.for_secs, rule.severity),
+            (70.0, 30, Severity::Critical)
+        );
+        assert_eq!(global_scope(Metric::ContainerMemUsedBytes), Scope::AllContainers);
+        assert_eq!(global_scope(Metric::HostTemperatureC), Scope::AllHosts);
+    }
+}

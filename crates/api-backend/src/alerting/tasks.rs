@@ -1,0 +1,91 @@
+//! Background tasks of the alerting service: the engine tick (stale hosts) every second, the
+//! periodic state save and notifier tick, and retention of old alert events.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use common::shutdown::Shutdown;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use super::Inner;
+use crate::alerts::Engine;
+
+/// Period of `Engine::tick`.
+pub const TICK: Duration = Duration::from_secs(1);
+/// Ticks between two saves of the engine state and two notifier ticks (30 s).
+pub const PERIODIC_EVERY: u64 = 30;
+/// Retention: first run after start, then this often.
+pub const RETENTION_FIRST: Duration = Duration::from_secs(60);
+pub const RETENTION_EVERY: Duration = Duration::from_secs(6 * 3600);
+/// Rows per retention DELETE.
+pub const RETENTION_CHUNK: u32 = 5000;
+
+/// How long hosts get to report after a start before silent ones count as stale: the longest
+/// stale window of the hosts the engine remembers (see `Engine::tick`).
+pub(super) fn first_tick_delay(engine: &Engine) -> Duration {
+    let config = engine.config();
+    engine
+        .snapshot()
+        .hosts
+        .values()
+        .map(|h| config.stale_after(h.interval_ms))
+        .max()
+        .unwrap_or(config.stale_min)
+        .max(config.stale_min)
+        .to_std()
+        .unwrap_or(Duration::from_secs(10))
+}
+
+/// Ticks the engine every [`TICK`] (from `first_tick` on) and every [`PERIODIC_EVERY`] ticks
+/// asks for a state save and hands the open alerts to the notifier.
+pub(super) async fn ticks(inner: Arc<Inner>, first_tick: Duration, shutdown: Shutdown) {
+    let engine_from = Instant::now() + first_tick;
+    let mut every = tokio::time::interval(TICK);
+    every.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut n: u64 = 0;
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            () = shutdown.wait() => return,
+        }
+        n += 1;
+        let now = Utc::now();
+        let active = {
+            let mut core = inner.core();
+            if Instant::now() >= engine_from {
+                let events = core.engine.tick(now);
+                inner.enqueue(&core, events);
+            }
+            (n % PERIODIC_EVERY == 0).then(|| core.engine.active())
+        };
+        if let Some(active) = active {
+            inner.metrics.active.set(active.len() as i64);
+            inner.notifier.tick(now, active);
+            inner.outbox().snapshot_due = true;
+            inner.wake.notify_one();
+        }
+    }
+}
+
+/// Deletes alert events older than `days` days, soon after start and then every
+/// [`RETENTION_EVERY`].
+pub(super) async fn retention(inner: Arc<Inner>, days: u32, shutdown: Shutdown) {
+    let mut next = Instant::now() + RETENTION_FIRST;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep_until(next) => {}
+            () = shutdown.wait() => return,
+        }
+        next = Instant::now() + RETENTION_EVERY;
+        let cutoff = Utc::now() - chrono::Duration::days(i64::from(days));
+        match inner.store.delete_alert_events_before(cutoff, RETENTION_CHUNK).await {
+            Ok(0) => {}
+            Ok(n) => {
+                inner.metrics.expired.inc_by(n);
+                tracing::info!(deleted = n, days, "deleted old alert events");
+            }
+            Err(e) => tracing::warn!(error = %e, "alert event retention failed; retrying later"),
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! The alert SSE endpoints. Both subscribe to the hub first, then replay from storage what a
+//! reconnecting client missed (`Last-Event-ID`), then follow live events, skipping live ones
+//! the replay already sent: no gap, no duplicate.
+//!
+//! - native `/api/v1/alerts/stream`: without `Last-Event-ID` it starts with `event: snapshot`
+//!   (the active alerts as a JSON array); each change is `event: alert`, `id: <id>`,
+//!   `data: <AlertEvent JSON>`.
+//! - compat `/api/metrics/threshold-alert`: unnamed events with the original system's payload,
+//!   only for events that have a compat `messageType`; they carry `id:` too, so a reconnect
+//!   resumes the same way.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream::{self, Stream, StreamExt};
+use sqlx::MySqlPool;
+
+use super::replay::{self, Page};
+use super::{compat as payload, keep_alive, last_event_id, query, StreamQuery};
+use crate::error::Result;
+use crate::http::AppState;
+use crate::hub::{PublishedAlert, Subscription};
+
+pub async fn native(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    q: Result<Query<StreamQuery>, QueryRejection>,
+) -> Result<Response> {
+    let after = last_event_id(&headers, &query(q)?)?;
+    let sub = state.hub.subscribe_alerts();
+    let snapshot = match after {
+        Some(_) => None,
+        None => Some(snapshot_event(&state)),
+    };
+    let events = events(&state, sub, after).await?.map(|a| {
+        Event::default()
+            .event("alert")
+            .id(a.id.to_string())
+            .data(a.json.as_str())
+    });
+    let stream = stream::iter(snapshot).chain(events).map(Ok::<_, Infallible>);
+    Ok(Sse::new(stream).keep_alive(keep_alive(&state)).into_response())
+}
+
+pub async fn compat(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    q: Result<Query<StreamQuery>, QueryRejection>,
+) -> Result<Response> {
+    let after = last_event_id(&headers, &query(q)?)?;
+    let sub = state.hub.subscribe_alerts();
+    let events = events(&state, sub, after).await?.filter_map(|a| async move {
+        let data = payload::message(&a.event)?;
+        Some(Ok::<_, Infallible>(
+            Event::default().id(a.id.to_string()).data(data.to_string()),
+        ))
+    });
+    Ok(Sse::new(events).keep_alive(keep_alive(&state)).into_response())
+}
+
+fn snapshot_event(state: &AppState) -> Event {
+    let active = state.hub.active_alerts();
+    let data = serde_json::to_string(&active).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "cannot serialise the active alerts");
+        "[]".to_owned()
+    });
+    Event::default().event("snapshot").data(data)
+}
+
+/// Stored events after `after` (when given), then the live events of `sub` with greater ids.
+/// The first page is read before the response starts, so a storage outage answers 503; a
+/// later failure ends the stream (the client resumes from its last id).
+async fn events(
+    state: &AppState,
+    sub: Subscription<PublishedAlert>,
+    after: Option<u64>,
+) -> Result<impl Stream<Item = Arc<PublishedAlert>>> {
+    let pool = state.store.pool().clone();
+    let mut cursor = Cursor {
+        sub,
+        pool,
+        after: after.unwrap_or(0),
+        pending: VecDeque::new(),
+        more_stored: false,
+    };
+    if after.is_some() {
+        let first = replay::page(&cursor.pool, cursor.after).await?;
+        cursor.take(first);
+    }
+    Ok(stream::unfold(cursor, |mut c| async move {
+        let next = c.next().await?;
+        Some((next, c))
+    }))
+}
+
+/// Where an alert stream is: replayed events not sent yet, whether storage may hold more, and
+/// the id of the last event sent.
+struct Cursor {
+    sub: Subscription<PublishedAlert>,
+    pool: MySqlPool,
+    after: u64,
+    pending: VecDeque<Arc<PublishedAlert>>,
+    more_stored: bool,
+}
+
+impl Cursor {
+    fn take(&mut self, page: Page) {
+        self.pending.extend(page.events);
+        self.more_stored = page.full;
+        if let Some(last) = page.last_id {
+            // rows left out still count as read
+            self.after = self.after.max(last);
+        }
+    }
+
+    async fn next(&mut self) -> Option<Arc<PublishedAlert>> {
+        loop {
+            if let Some(event) = self.pending.pop_front() {
+                return Some(event);
+            }
+            if self.more_stored {
+                match replay::page(&self.pool, self.after).await {
+                    Ok(page) => self.take(page),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "alert replay failed; ending the stream");
+                        return None;
+                    }
+                }
+                continue;
+            }
+            let live = self.sub.recv().await?;
+            if live.id > self.after {
+                self.after = live.id;
+                return Some(live);
+            }
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! Live records. `GET /api/v1/metrics/stream[?machine=<id>]` (SSE): without `machine`, every
+//! newly stored record as `event: record` with the record JSON (§2); with a host id, that
+//! host's records; with a container id, `event: sample` with
+//! `{"record_id","host_id","host_name","sampled_at","interval_ms","container":{…}}` (the
+//! container's entry of each record of its host). `GET /ws/metrics` (WebSocket, compat): every
+//! newly stored record as one compact JSON text frame. No replay: these are live only.
+
+use std::convert::Infallible;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::response::sse::{Event, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream;
+use serde_json::json;
+
+use super::{keep_alive, query, StreamQuery};
+use crate::error::Result;
+use crate::http::AppState;
+use crate::hub::{PublishedRecord, Subscription};
+
+pub async fn sse(State(state): State<AppState>, q: Result<Query<StreamQuery>, QueryRejection>) -> Result<Response> {
+    let machine = query(q)?.machine.filter(|m| !m.is_empty());
+    let sub = state.hub.subscribe_records();
+    let events = stream::unfold((sub, machine), |(mut sub, machine)| async move {
+        loop {
+            let published = sub.recv().await?;
+            if let Some(event) = render(&published, machine.as_deref()) {
+                return Some((Ok::<_, Infallible>(event), (sub, machine)));
+            }
+        }
+    });
+    Ok(Sse::new(events).keep_alive(keep_alive(&state)).into_response())
+}
+
+/// The event for `machine` (a host or container id; `None`: every record), if the record has one.
+fn render(published: &PublishedRecord, machine: Option<&str>) -> Option<Event> {
+    let record = &published.record;
+    let Some(machine) = machine.filter(|m| *m != record.host_id) else {
+        return Some(Event::default().event("record").data(published.json.as_str()));
+    };
+    let container = record.containers.iter().find(|c| c.id == machine)?;
+    let data = json!({
+        "record_id": record.record_id,
+        "host_id": record.host_id,
+        "host_name": record.host_name,
+        "sampled_at": common::timefmt::format(&record.sampled_at),
+        "interval_ms": record.interval_ms,
+        "container": container,
+    });
+    Some(Event::default().event("sample").data(data.to_string()))
+}
+
+pub async fn ws(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+    // subscribed before the handshake answer: nothing stored after it is missed
+    let sub = state.hub.subscribe_records();
+    upgrade.on_upgrade(move |socket| push(socket, sub))
+}
+
+/// Sends each record as a text frame until the client leaves or lags past the hub's capacity
+/// (then the socket is closed; the client may reconnect).
+async fn push(mut socket: WebSocket, mut sub: Subscription<PublishedRecord>) {
+    loop {
+        tokio::select! {
+            published = sub.recv() => {
+                let Some(published) = published else {
+                    let _ = socket.send(Message::Close(None)).await;
+                    return;
+                };
+                if socket.send(Message::Text(published.json.clone())).await.is_err() {
+                    return;
+                }
+            }
+            incoming = socket.recv() => match incoming {
+                // pings are answered by the library; other frames from the client are ignored
+                Some(Ok(Message::Close(_)) | Err(_)) | None => return,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+}

@@ -1,0 +1,349 @@
+//! Alerting storage (migration 0003): threshold rules, the alert event log, the engine's saved
+//! state and silences, plus retention of old events.
+//!
+//! Events are written by one writer at a time (the alerting service's writer task), one row per
+//! event in production order, so their ids are monotonic in commit order: the SSE event ids.
+
+use chrono::{DateTime, Utc};
+use sqlx::mysql::MySqlRow;
+use sqlx::{MySqlConnection, Row};
+
+use super::columns::{db_time, opt_text, text, utc};
+use super::Store;
+use crate::alerts::{AlertEvent, AlertKind, AlertState, EngineState, Rule};
+use crate::error::{Error, Result};
+use crate::notify::Silence;
+
+/// A stored threshold rule: the rule (its `id` is the row id) and the compat key, if any.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredRule {
+    pub rule: Rule,
+    /// Set on the global rules the compat threshold-setting endpoints manage.
+    pub compat_key: Option<String>,
+}
+
+/// One stored alert event and its id (the SSE event id).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    pub id: u64,
+    pub event: AlertEvent,
+}
+
+/// Filters of the event history.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    /// `at` in `[from, to)`.
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub machine_id: Option<String>,
+    pub kinds: Vec<AlertKind>,
+    pub states: Vec<AlertState>,
+    /// Only events with an id below this (pagination, newest first).
+    pub before_id: Option<u64>,
+    pub limit: u32,
+}
+
+fn sqlx_err(e: sqlx::Error) -> Error {
+    Error::from_sqlx(e)
+}
+
+fn decode_err(what: &str, e: serde_json::Error) -> Error {
+    Error::Storage(sqlx::Error::Decode(format!("{what}: {e}").into()))
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("alert types serialise to JSON")
+}
+
+impl Store {
+    // ----- rules -----
+
+    /// Every stored rule, by id.
+    pub async fn alert_rules(&self) -> Result<Vec<StoredRule>> {
+        let rows = sqlx::query("SELECT id, rule, compat_key FROM alert_rules ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(sqlx_err)?;
+        rows.iter().map(stored_rule).collect()
+    }
+
+    /// Stores a new rule (its `id` is ignored) and returns it with the row id.
+    pub async fn insert_alert_rule(&self, mut rule: Rule, compat_key: Option<&str>) -> Result<Rule> {
+        let mut tx = self.pool.begin().await.map_err(sqlx_err)?;
+        let now = db_time(Utc::now());
+        rule.id = 0;
+        let id = sqlx::query("INSERT INTO alert_rules (rule, compat_key, created_at, updated_at) VALUES (?, ?, ?, ?)")
+            .bind(to_json(&rule))
+            .bind(compat_key)
+            .bind(now)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(sqlx_err)?
+            .last_insert_id();
+        rule.id = id;
+        set_rule_json(&mut tx, &rule).await?;
+        tx.commit().await.map_err(sqlx_err)?;
+        Ok(rule)
+    }
+
+    /// Replaces the rule with `rule.id`; `false` when there is none.
+    pub async fn update_alert_rule(&self, rule: &Rule) -> Result<bool> {
+        let mut conn = self.pool.acquire().await.map_err(sqlx_err)?;
+        set_rule_json(&mut conn, rule).await
+    }
+
+    /// Deletes a rule; `false` when there was none.
+    pub async fn delete_alert_rule(&self, id: u64) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM alert_rules WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(sqlx_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    // ----- events and engine state -----
+
+    /// In one transaction: inserts `events` in order (returning their ids) and, when `state` is
+    /// given, saves it as the engine state with the newest event id it includes
+    /// (`last_event_id`, used when `events` is empty).
+    pub async fn write_alert_events(
+        &self,
+        events: &[AlertEvent],
+        state: Option<&EngineState>,
+        last_event_id: u64,
+    ) -> Result<Vec<u64>> {
+        let mut tx = self.pool.begin().await.map_err(sqlx_err)?;
+        let mut ids = Vec::with_capacity(events.len());
+        for e in events {
+            let id = sqlx::query(
+                "INSERT INTO alert_events (alert_id, kind, rule_id, machine_id, machine_kind, state, severity, at, event) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&e.alert_id)
+            .bind(e.key.kind.as_str())
+            .bind(e.key.rule_id)
+            .bind(&e.key.machine_id)
+            .bind(e.machine_kind.as_str())
+            .bind(e.state.as_str())
+            .bind(e.severity.as_str())
+            .bind(db_time(e.at))
+            .bind(to_json(e))
+            .execute(&mut *tx)
+            .await
+            .map_err(sqlx_err)?
+            .last_insert_id();
+            ids.push(id);
+        }
+        if let Some(state) = state {
+            let last = ids.last().copied().unwrap_or(last_event_id);
+            sqlx::query(
+                "INSERT INTO alert_engine_state (id, state, last_event_id, saved_at) VALUES (1, ?, ?, ?) \
+                 ON DUPLICATE KEY UPDATE state = VALUES(state), last_event_id = VALUES(last_event_id), \
+                 saved_at = VALUES(saved_at)",
+            )
+            .bind(to_json(state))
+            .bind(last)
+            .bind(db_time(Utc::now()))
+            .execute(&mut *tx)
+            .await
+            .map_err(sqlx_err)?;
+        }
+        tx.commit().await.map_err(sqlx_err)?;
+        Ok(ids)
+    }
+
+    /// The saved engine state (JSON of an `EngineState`, parsed by the caller so that an
+    /// unreadable one can be skipped) and the newest event id it includes, if one was saved.
+    pub async fn load_engine_state(&self) -> Result<Option<(String, u64)>> {
+        let row = sqlx::query("SELECT state, last_event_id FROM alert_engine_state WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(sqlx_err)?;
+        let Some(row) = row else { return Ok(None) };
+        let json = text(&row, "state").map_err(sqlx_err)?;
+        let last: u64 = row.try_get("last_event_id").map_err(sqlx_err)?;
+        Ok(Some((json, last)))
+    }
+
+    /// The newest event id stored (0 when there is none).
+    pub async fn last_alert_event_id(&self) -> Result<u64> {
+        let id: Option<u64> = sqlx::query_scalar("SELECT CAST(MAX(id) AS UNSIGNED) FROM alert_events")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(sqlx_err)?;
+        Ok(id.unwrap_or(0))
+    }
+
+    /// Events matching `f`, newest (highest id) first, at most `f.limit`.
+    pub async fn alert_events(&self, f: &EventFilter) -> Result<Vec<StoredEvent>> {
+        let mut q = sqlx::QueryBuilder::<sqlx::MySql>::new("SELECT id, event FROM alert_events WHERE 1 = 1");
+        if let Some(from) = f.from {
+            q.push(" AND at >= ").push_bind(db_time(from));
+        }
+        if let Some(to) = f.to {
+            q.push(" AND at < ").push_bind(db_time(to));
+        }
+        if let Some(m) = &f.machine_id {
+            q.push(" AND machine_id = ").push_bind(m.clone());
+        }
+        if !f.kinds.is_empty() {
+            q.push(" AND kind IN (");
+            let mut list = q.separated(", ");
+            for k in &f.kinds {
+                list.push_bind(k.as_str());
+            }
+            q.push(")");
+        }
+        if !f.states.is_empty() {
+            q.push(" AND state IN (");
+            let mut list = q.separated(", ");
+            for s in &f.states {
+                list.push_bind(s.as_str());
+            }
+            q.push(")");
+        }
+        if let Some(before) = f.before_id {
+            q.push(" AND id < ").push_bind(before);
+        }
+        q.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(f.limit));
+        let rows = q.build().fetch_all(&self.pool).await.map_err(sqlx_err)?;
+        rows.iter().map(stored_event).collect()
+    }
+
+    /// Names of hosts by external id (for the compat history's `hostName`).
+    pub async fn host_names(&self, ids: &[String]) -> Result<Vec<(String, String)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = sqlx::QueryBuilder::<sqlx::MySql>::new(
+            "SELECT ext_id, name FROM machines WHERE kind = 'host' AND ext_id IN (",
+        );
+        let mut list = q.separated(", ");
+        for id in ids {
+            list.push_bind(id.clone());
+        }
+        q.push(")");
+        let rows = q.build().fetch_all(&self.pool).await.map_err(sqlx_err)?;
+        rows.iter()
+            .map(|r| Ok((text(r, "ext_id")?, text(r, "name")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(sqlx_err)
+    }
+
+    /// Deletes events dated before `cutoff`, `chunk` rows per statement (short locks); returns
+    /// how many went.
+    pub async fn delete_alert_events_before(&self, cutoff: DateTime<Utc>, chunk: u32) -> Result<u64> {
+        let mut total = 0;
+        loop {
+            let done = sqlx::query("DELETE FROM alert_events WHERE at < ? ORDER BY id LIMIT ?")
+                .bind(db_time(cutoff))
+                .bind(i64::from(chunk))
+                .execute(&self.pool)
+                .await
+                .map_err(sqlx_err)?;
+            total += done.rows_affected();
+            if done.rows_affected() < u64::from(chunk) {
+                return Ok(total);
+            }
+        }
+    }
+
+    // ----- silences -----
+
+    /// Every silence, by id.
+    pub async fn silences(&self) -> Result<Vec<Silence>> {
+        let rows =
+            sqlx::query("SELECT id, machine_id, rule_id, kind, starts_at, ends_at, comment FROM silences ORDER BY id")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(sqlx_err)?;
+        rows.iter().map(silence).collect()
+    }
+
+    /// Stores a new silence (its `id` is ignored) and returns it with the row id.
+    pub async fn insert_silence(&self, s: &Silence) -> Result<Silence> {
+        let id = sqlx::query(
+            "INSERT INTO silences (machine_id, rule_id, kind, starts_at, ends_at, comment, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&s.machine_id)
+        .bind(s.rule_id)
+        .bind(s.kind.map(AlertKind::as_str))
+        .bind(db_time(s.starts_at))
+        .bind(db_time(s.ends_at))
+        .bind(&s.comment)
+        .bind(db_time(Utc::now()))
+        .execute(&self.pool)
+        .await
+        .map_err(sqlx_err)?
+        .last_insert_id();
+        Ok(Silence {
+            id,
+            starts_at: common::timefmt::truncate_millis(s.starts_at),
+            ends_at: common::timefmt::truncate_millis(s.ends_at),
+            ..s.clone()
+        })
+    }
+
+    /// Deletes a silence; `false` when there was none.
+    pub async fn delete_silence(&self, id: u64) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM silences WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(sqlx_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+}
+
+/// Writes `rule` as the JSON of its row; `false` when the row does not exist.
+async fn set_rule_json(conn: &mut MySqlConnection, rule: &Rule) -> Result<bool> {
+    let done = sqlx::query("UPDATE alert_rules SET rule = ?, updated_at = ? WHERE id = ?")
+        .bind(to_json(rule))
+        .bind(db_time(Utc::now()))
+        .bind(rule.id)
+        .execute(&mut *conn)
+        .await
+        .map_err(sqlx_err)?;
+    // sqlx connects with CLIENT_FOUND_ROWS: matched rows count, changed or not
+    Ok(done.rows_affected() > 0)
+}
+
+fn stored_rule(r: &MySqlRow) -> Result<StoredRule> {
+    let id: u64 = r.try_get("id").map_err(sqlx_err)?;
+    let json = text(r, "rule").map_err(sqlx_err)?;
+    let mut rule: Rule = serde_json::from_str(&json).map_err(|e| decode_err("alert_rules.rule", e))?;
+    rule.id = id;
+    Ok(StoredRule {
+        rule,
+        compat_key: opt_text(r, "compat_key").map_err(sqlx_err)?,
+    })
+}
+
+fn stored_event(r: &MySqlRow) -> Result<StoredEvent> {
+    let id: u64 = r.try_get("id").map_err(sqlx_err)?;
+    let json = text(r, "event").map_err(sqlx_err)?;
+    let event = serde_json::from_str(&json).map_err(|e| decode_err("alert_events.event", e))?;
+    Ok(StoredEvent { id, event })
+}
+
+fn silence(r: &MySqlRow) -> Result<Silence> {
+    let kind = opt_text(r, "kind").map_err(sqlx_err)?;
+    let kind = match kind {
+        Some(k) => {
+            Some(serde_json::from_value(serde_json::Value::String(k)).map_err(|e| decode_err("silences.kind", e))?)
+        }
+        None => None,
+    };
+    Ok(Silence {
+        id: r.try_get("id").map_err(sqlx_err)?,
+        machine_id: opt_text(r, "machine_id").map_err(sqlx_err)?,
+        rule_id: r.try_get("rule_id").map_err(sqlx_err)?,
+        kind,
+        starts_at: utc(r.try_get("starts_at").map_err(sqlx_err)?),
+        ends_at: utc(r.try_get("ends_at").map_err(sqlx_err)?),
+        comment: text(r, "comment").map_err(sqlx_err)?,
+    })
+}

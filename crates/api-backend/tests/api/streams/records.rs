@@ -1,0 +1,90 @@
+//! Live records: `/ws/metrics` pushes each newly stored record as a JSON text frame;
+//! `/api/v1/metrics/stream?machine=` filters by host or reduces to one container's sample.
+
+use std::time::Duration;
+
+use api_backend::hub::HubSettings;
+use chrono::Utc;
+use futures_util::StreamExt;
+use serde_json::json;
+use tokio_tungstenite::tungstenite::Message;
+
+use super::{Served, WAIT};
+use crate::support::{container, host_record, ts};
+
+async fn next_text<S>(ws: &mut S) -> serde_json::Value
+where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    loop {
+        let msg = tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("a frame in time")
+            .expect("the socket is open")
+            .expect("a frame");
+        match msg {
+            Message::Text(text) => return serde_json::from_str(text.as_str()).expect("JSON"),
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("unexpected frame {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn websocket_receives_each_newly_ingested_record_once_as_a_json_text_frame() {
+    let s = Served::start(HubSettings::default()).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws/metrics", s.addr))
+        .await
+        .expect("the WebSocket opens");
+    let mut first = host_record("r1", "h1", &ts(Utc::now()));
+    first["containers"] = json!([container("c1", "web", "running")]);
+    assert_eq!(s.ingest(&json!([first.clone()])).await["accepted"], 1);
+    let frame = next_text(&mut ws).await;
+    assert_eq!(frame, first, "the record as stored");
+
+    // a duplicate is not stored again, so it is not pushed again
+    let second = host_record("r2", "h1", &ts(Utc::now()));
+    assert_eq!(
+        s.ingest(&json!([first, second.clone()])).await,
+        json!({"accepted": 1, "duplicates": 1, "rejected": []})
+    );
+    assert_eq!(next_text(&mut ws).await["record_id"], "r2");
+}
+
+#[tokio::test]
+async fn metrics_stream_filters_by_host_or_reduces_to_one_container() {
+    let s = Served::start(HubSettings::default()).await;
+    let mut all = s.sse("/api/v1/metrics/stream", None).await;
+    let mut host = s.sse("/api/v1/metrics/stream?machine=h1", None).await;
+    let mut one = s.sse("/api/v1/metrics/stream?machine=c9", None).await;
+
+    let now = Utc::now();
+    let r1 = host_record("r1", "h1", &ts(now));
+    let mut r2 = host_record("r2", "h2", &ts(now));
+    r2["containers"] = json!([container("c8", "db", "running"), container("c9", "web", "running")]);
+    let r3 = host_record("r3", "h1", &ts(now + chrono::Duration::seconds(1)));
+    assert_eq!(s.ingest(&json!([r1, r2])).await["accepted"], 2);
+    assert_eq!(s.ingest(&json!([r3])).await["accepted"], 1);
+
+    for want in ["r1", "r2", "r3"] {
+        let e = all.next_event().await.unwrap();
+        assert_eq!(e.event.as_deref(), Some("record"));
+        assert_eq!(e.json()["record_id"], want);
+    }
+    for want in ["r1", "r3"] {
+        let e = host.next_event().await.unwrap();
+        assert_eq!(e.event.as_deref(), Some("record"));
+        assert_eq!(e.json()["record_id"], want, "only h1's records");
+    }
+    let sample = one.next_event().await.unwrap();
+    assert_eq!(sample.event.as_deref(), Some("sample"));
+    assert_eq!(
+        sample.json(),
+        json!({"record_id": "r2", "host_id": "h2", "host_name": "h2-name", "sampled_at": ts(now),
+               "interval_ms": 1000, "container": container("c9", "web", "running")})
+    );
+    assert!(
+        one.quiet_for(Duration::from_millis(300)).await,
+        "nothing from records without c9"
+    );
+}
