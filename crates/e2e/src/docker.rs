@@ -60,6 +60,20 @@ impl Engine {
             .unwrap_or_else(|e| panic!("stop {id}: {e}"));
     }
 
+    /// When the engine says the container started.
+    pub async fn started_at(&self, id: &str) -> chrono::DateTime<chrono::Utc> {
+        let state = self
+            .docker
+            .inspect_container(id, None)
+            .await
+            .unwrap_or_else(|e| panic!("inspect {id}: {e}"))
+            .state;
+        let at = state
+            .and_then(|s| s.started_at)
+            .unwrap_or_else(|| panic!("{id} has no StartedAt"));
+        common::timefmt::parse(&at).unwrap_or_else(|e| panic!("StartedAt {at:?}: {e}"))
+    }
+
     /// The exit code Docker recorded for a stopped container.
     pub async fn exit_code(&self, id: &str) -> Option<i64> {
         self.docker.inspect_container(id, None).await.ok()?.state?.exit_code
