@@ -177,16 +177,17 @@ impl Stack {
 
     /// Starts api-backend on `port` and waits until it is ready.
     pub async fn start_backend(&self, port: u16) -> Proc {
-        let p = Proc::spawn(
-            "api-backend",
-            "api-backend",
-            &[],
-            &[
-                ("DATABASE_URL", self.db.url.clone()),
-                ("API_LISTEN", format!("127.0.0.1:{port}")),
-            ],
-            &self.log_dir,
-        );
+        self.start_backend_with(port, &[]).await
+    }
+
+    /// [`Stack::start_backend`] with extra settings (webhooks, tokens, ...).
+    pub async fn start_backend_with(&self, port: u16, extra: &[(&str, String)]) -> Proc {
+        let mut env = vec![
+            ("DATABASE_URL", self.db.url.clone()),
+            ("API_LISTEN", format!("127.0.0.1:{port}")),
+        ];
+        env.extend(extra.iter().cloned());
+        let p = Proc::spawn("api-backend", "api-backend", &[], &env, &self.log_dir);
         self.wait_status(
             &format!("http://127.0.0.1:{port}/health/ready"),
             200,
