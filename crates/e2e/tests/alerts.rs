@@ -67,6 +67,34 @@ async fn collect_until(
 /// they do not load the 2-core machine for each other.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// Starts a collector (1 s tick; with or without Docker) under a host id of the test's own and
+/// waits until the backend has `samples` samples of it. Returns the host id, the collector's
+/// environment (to start it again) and the process.
+async fn start_collector(
+    stack: &Stack,
+    port: u16,
+    base: &str,
+    docker: bool,
+    samples: usize,
+) -> (String, Vec<(&'static str, String)>, Proc) {
+    let host_id = format!("{}-host", stack.topic);
+    let mut env = stack.collector_env(port);
+    env.push(("HOST_ID", host_id.clone()));
+    if !docker {
+        env.retain(|(k, _)| *k != "DOCKER_HOST");
+        env.push(("DOCKER_HOST", "none".into()));
+    }
+    let collector = Proc::spawn("collector", "collector", &[], &env, &stack.log_dir);
+    wait_until(Duration::from_secs(15), "the host to report", || async {
+        let v = stack
+            .try_get_json(&format!("{base}/api/v1/machines/{host_id}/samples"))
+            .await?;
+        (v["samples"].as_array()?.len() >= samples).then_some(())
+    })
+    .await;
+    (host_id, env, collector)
+}
+
 fn today() -> String {
     Utc::now().format("%Y-%m-%d").to_string()
 }
@@ -100,17 +128,7 @@ async fn a_busy_container_raises_one_alert_and_one_resolution() {
     assert_eq!(snapshot.event.as_deref(), Some("snapshot"), "{snapshot:?}");
     let mut compat = SseClient::connect(&format!("{base}/api/metrics/threshold-alert"), None).await;
 
-    let host_id = format!("{}-host", stack.topic);
-    let mut env = stack.collector_env(colport);
-    env.push(("HOST_ID", host_id.clone()));
-    let _collector = Proc::spawn("collector", "collector", &[], &env, &stack.log_dir);
-    wait_until(Duration::from_secs(15), "the host to report", || async {
-        stack
-            .try_get_json(&format!("{base}/api/v1/machines/{host_id}/samples"))
-            .await
-            .filter(|v| !v["samples"].as_array().unwrap().is_empty())
-    })
-    .await;
+    let (_host_id, _env, _collector) = start_collector(&stack, colport, &base, true, 1).await;
 
     let burn = engine.run(&name, "yes > /dev/null").await;
     let cid = burn.id.clone();
@@ -272,18 +290,7 @@ async fn a_silent_collector_raises_one_stale_alert_and_its_return_resolves_it() 
     let _backend = stack.start_backend(api).await;
     let _consumer = stack.start_consumer(api, cport, &[]).await;
     let base = format!("http://127.0.0.1:{api}");
-    let host_id = format!("{}-host", stack.topic);
-    let mut env = stack.collector_env(colport);
-    env.push(("HOST_ID", host_id.clone()));
-    env.push(("DOCKER_HOST", "none".into()));
-    let mut collector = Proc::spawn("collector", "collector", &[], &env, &stack.log_dir);
-    wait_until(Duration::from_secs(15), "the host to report", || async {
-        stack
-            .try_get_json(&format!("{base}/api/v1/machines/{host_id}/samples"))
-            .await
-            .filter(|v| v["samples"].as_array().unwrap().len() >= 2)
-    })
-    .await;
+    let (host_id, env, mut collector) = start_collector(&stack, colport, &base, false, 2).await;
     let mut client = SseClient::connect(&format!("{base}/api/v1/alerts/stream"), None).await;
     client.next(Duration::from_secs(5)).await.expect("snapshot");
 
@@ -321,17 +328,7 @@ async fn a_container_exiting_with_code_3_raises_one_died_alert_with_the_code() {
     let _backend = stack.start_backend(api).await;
     let _consumer = stack.start_consumer(api, cport, &[]).await;
     let base = format!("http://127.0.0.1:{api}");
-    let host_id = format!("{}-host", stack.topic);
-    let mut env = stack.collector_env(colport);
-    env.push(("HOST_ID", host_id.clone()));
-    let _collector = Proc::spawn("collector", "collector", &[], &env, &stack.log_dir);
-    wait_until(Duration::from_secs(15), "the host to report", || async {
-        stack
-            .try_get_json(&format!("{base}/api/v1/machines/{host_id}/samples"))
-            .await
-            .filter(|v| !v["samples"].as_array().unwrap().is_empty())
-    })
-    .await;
+    let (_host_id, _env, _collector) = start_collector(&stack, colport, &base, true, 1).await;
     let mut client = SseClient::connect(&format!("{base}/api/v1/alerts/stream"), None).await;
     client.next(Duration::from_secs(5)).await.expect("snapshot");
 
