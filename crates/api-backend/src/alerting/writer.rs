@@ -17,11 +17,16 @@ const RETRY_FIRST: Duration = Duration::from_millis(500);
 const RETRY_MAX: Duration = Duration::from_secs(30);
 /// Attempts left once closing before the writer gives up.
 const CLOSING_ATTEMPTS: u32 = 3;
+/// The engine state is saved with the events at most this often while running (always when
+/// closing): cloning and storing it takes the engine lock ingest needs, and it grows with the
+/// open incidents. A crash loses at most this much state.
+const SNAPSHOT_EVERY: Duration = Duration::from_secs(1);
 
 /// Runs until [`Alerting::close`](super::Alerting::close) and the last write.
 pub(super) async fn run(inner: Arc<Inner>, mut last_event_id: u64) {
     let mut closing = inner.closing.subscribe();
     let mut failures = 0u32;
+    let mut last_snapshot: Option<tokio::time::Instant> = None;
     loop {
         let is_closing = *closing.borrow_and_update();
         if failures > 0 {
@@ -37,16 +42,29 @@ pub(super) async fn run(inner: Arc<Inner>, mut last_event_id: u64) {
             }
         }
         let is_closing = *closing.borrow_and_update();
-        match write_pending(&inner, &mut last_event_id).await {
-            Ok(more) => {
+        let snapshot_allowed = is_closing || last_snapshot.is_none_or(|t| t.elapsed() >= SNAPSHOT_EVERY);
+        match write_pending(&inner, &mut last_event_id, snapshot_allowed).await {
+            Ok(written) => {
                 if failures > 0 {
                     tracing::info!(failures, "alert events are being stored again");
                 }
                 failures = 0;
-                if more {
+                if written.snapshot {
+                    last_snapshot = Some(tokio::time::Instant::now());
+                }
+                if written.more {
                     inner.wake.notify_one();
                 } else if is_closing {
                     break;
+                } else if inner.outbox().snapshot_due {
+                    // A snapshot was held back: write it once its interval is up.
+                    let at = last_snapshot.map_or_else(tokio::time::Instant::now, |t| t + SNAPSHOT_EVERY);
+                    // New events wake it at once (the snapshot waits for its turn, not them).
+                    tokio::select! {
+                        () = tokio::time::sleep_until(at) => inner.wake.notify_one(),
+                        () = inner.wake.notified() => inner.wake.notify_one(),
+                        _ = closing.changed() => {}
+                    }
                 }
             }
             Err(e) => {
@@ -66,20 +84,31 @@ pub(super) async fn run(inner: Arc<Inner>, mut last_event_id: u64) {
     inner.writer_done.send_replace(true);
 }
 
-/// One transaction; `Ok(true)` when more events are waiting.
-async fn write_pending(inner: &Inner, last_event_id: &mut u64) -> Result<bool> {
+/// What one write did.
+struct Written {
+    /// More events are waiting.
+    more: bool,
+    /// The engine state was saved with them.
+    snapshot: bool,
+}
+
+/// One transaction.
+async fn write_pending(inner: &Inner, last_event_id: &mut u64, snapshot_allowed: bool) -> Result<Written> {
     let (batch, state) = {
         let core = inner.core();
         let mut outbox = inner.outbox();
         let batch = outbox.take(MAX_BATCH);
-        if batch.events.is_empty() && !outbox.snapshot_due {
-            return Ok(false);
+        if batch.events.is_empty() && !(outbox.snapshot_due && snapshot_allowed) {
+            return Ok(Written {
+                more: false,
+                snapshot: false,
+            });
         }
         // Taken under the engine lock with a batch that empties the outbox, the state includes
-        // exactly the events written with it.
-        let state = batch.drains.then(|| core.engine.snapshot());
+        // exactly the events written with it. Held back (and due) when one was saved just now.
+        let state = (batch.drains && snapshot_allowed).then(|| core.engine.snapshot());
         if batch.drains {
-            outbox.snapshot_due = false;
+            outbox.snapshot_due = !snapshot_allowed;
         }
         (batch, state)
     };
@@ -116,7 +145,10 @@ async fn write_pending(inner: &Inner, last_event_id: &mut u64) -> Result<bool> {
         inner.hub.publish_alert(id, event);
     }
     inner.done_seq.send_replace(batch.upto_seq);
-    Ok(!batch.drains)
+    Ok(Written {
+        more: !batch.drains,
+        snapshot: state.is_some(),
+    })
 }
 
 fn retry_delay(failures: u32) -> Duration {

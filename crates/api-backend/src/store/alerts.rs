@@ -6,13 +6,16 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::mysql::MySqlRow;
-use sqlx::{MySqlConnection, Row};
+use sqlx::{MySql, MySqlConnection, QueryBuilder, Row};
 
 use super::columns::{db_time, opt_text, text, utc};
 use super::Store;
 use crate::alerts::{AlertEvent, AlertKind, AlertState, EngineState, Rule};
 use crate::error::{Error, Result};
 use crate::notify::Silence;
+
+/// Alert events per INSERT statement (9 columns each).
+const EVENT_CHUNK: usize = 500;
 
 /// A stored threshold rule: the rule (its `id` is the row id) and the compat key, if any.
 #[derive(Debug, Clone, PartialEq)]
@@ -116,25 +119,37 @@ impl Store {
     ) -> Result<Vec<u64>> {
         let mut tx = self.pool.begin().await.map_err(sqlx_err)?;
         let mut ids = Vec::with_capacity(events.len());
-        for e in events {
-            let id = sqlx::query(
-                "INSERT INTO alert_events (alert_id, kind, rule_id, machine_id, machine_kind, state, severity, at, event) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&e.alert_id)
-            .bind(e.key.kind.as_str())
-            .bind(e.key.rule_id)
-            .bind(&e.key.machine_id)
-            .bind(e.machine_kind.as_str())
-            .bind(e.state.as_str())
-            .bind(e.severity.as_str())
-            .bind(db_time(e.at))
-            .bind(to_json(e))
-            .execute(&mut *tx)
-            .await
-            .map_err(sqlx_err)?
-            .last_insert_id();
-            ids.push(id);
+        // One multi-row INSERT per chunk. The writer is the only one inserting events, so the
+        // chunk's ids are consecutive from LAST_INSERT_ID(); they are read back to be sure.
+        for chunk in events.chunks(EVENT_CHUNK) {
+            let mut q = QueryBuilder::<MySql>::new(
+                "INSERT INTO alert_events (alert_id, kind, rule_id, machine_id, machine_kind, state, severity, at, event) ",
+            );
+            q.push_values(chunk, |mut b, e| {
+                b.push_bind(&e.alert_id)
+                    .push_bind(e.key.kind.as_str())
+                    .push_bind(e.key.rule_id)
+                    .push_bind(&e.key.machine_id)
+                    .push_bind(e.machine_kind.as_str())
+                    .push_bind(e.state.as_str())
+                    .push_bind(e.severity.as_str())
+                    .push_bind(db_time(e.at))
+                    .push_bind(to_json(e));
+            });
+            let first = q.build().execute(&mut *tx).await.map_err(sqlx_err)?.last_insert_id();
+            let got: Vec<u64> = sqlx::query_scalar("SELECT id FROM alert_events WHERE id >= ? ORDER BY id LIMIT ?")
+                .bind(first)
+                .bind(chunk.len() as u64)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(sqlx_err)?;
+            if got.len() != chunk.len() || got.windows(2).any(|w| w[1] != w[0] + 1) {
+                return Err(Error::Storage(sqlx::Error::Protocol(format!(
+                    "alert event ids were not consecutive (another writer?): {} rows from id {first}",
+                    chunk.len()
+                ))));
+            }
+            ids.extend(got);
         }
         if let Some(state) = state {
             let last = ids.last().copied().unwrap_or(last_event_id);

@@ -56,6 +56,8 @@ async fn main() {
     let deadline = tokio::time::Instant::now() + args.timeout;
     let mut sse = e2e::sse::SseClient::connect(&args.url, None).await;
     let (mut latencies, mut other_events) = (Vec::<f64>::new(), 0usize);
+    // Every alert event seen, by kind and state (what else the engine was emitting meanwhile).
+    let mut seen = std::collections::BTreeMap::<String, usize>::new();
     while latencies.len() < args.count {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         let Some(event) = sse.next(left).await else { break };
@@ -64,6 +66,13 @@ async fn main() {
             continue;
         }
         let v = event.json();
+        *seen
+            .entry(format!(
+                "{}:{}",
+                v["kind"].as_str().unwrap_or("?"),
+                v["state"].as_str().unwrap_or("?")
+            ))
+            .or_default() += 1;
         let firing = v["state"] == "firing";
         let of_rule = args.rule_id.is_none_or(|id| v["rule_id"].as_u64() == Some(id));
         if !(firing && of_rule) {
@@ -83,6 +92,8 @@ async fn main() {
     latencies.sort_by(f64::total_cmp);
     println!("firing_incidents {}", latencies.len());
     println!("other_alert_events {other_events}");
+    let breakdown: Vec<String> = seen.iter().map(|(k, n)| format!("{k}={n}")).collect();
+    println!("alert_events_by_kind_state {}", breakdown.join(" "));
     println!("latency_min_s {:.3}", latencies[0]);
     println!("latency_p50_s {:.3}", quantile(&latencies, 0.50));
     println!("latency_p99_s {:.3}", quantile(&latencies, 0.99));
