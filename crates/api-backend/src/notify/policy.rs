@@ -340,24 +340,7 @@ impl Incident {
     }
 }
 
-/// The firing event of an open alert, dated `at`.
+/// The firing event of an open alert, dated `at`, with its latest value.
 fn event_of(a: &ActiveAlert, at: DateTime<Utc>) -> AlertEvent {
-    AlertEvent {
-        alert_id: a.alert_id.clone(),
-        key: a.key.clone(),
-        machine_kind: a.machine_kind,
-        machine_name: a.machine_name.clone(),
-        host_id: a.host_id.clone(),
-        state: AlertState::Firing,
-        severity: a.severity,
-        metric: a.metric,
-        direction: a.direction,
-        threshold: a.threshold,
-        value: a.value,
-        exit_code: a.exit_code,
-        previous_container_id: None,
-        at,
-        since: a.since,
-        firing_since: a.firing_since,
-    }
+    a.event(AlertState::Firing, at, a.value)
 }

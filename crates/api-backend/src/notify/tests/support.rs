@@ -70,24 +70,7 @@ pub fn container_alert(kind: AlertKind, since: DateTime<Utc>) -> ActiveAlert {
 
 /// The event reporting `state` of the alert's incident at `at`.
 pub fn event(a: &ActiveAlert, state: AlertState, at: DateTime<Utc>) -> AlertEvent {
-    AlertEvent {
-        alert_id: a.alert_id.clone(),
-        key: a.key.clone(),
-        machine_kind: a.machine_kind,
-        machine_name: a.machine_name.clone(),
-        host_id: a.host_id.clone(),
-        state,
-        severity: a.severity,
-        metric: a.metric,
-        direction: a.direction,
-        threshold: a.threshold,
-        value: a.value,
-        exit_code: a.exit_code,
-        previous_container_id: None,
-        at,
-        since: a.since,
-        firing_since: a.firing_since,
-    }
+    a.event(state, at, a.value)
 }
 
 /// The `container_id_changed` notice of container `nginx` (now `c2`, before `c1`) on `h1`.
