@@ -5,8 +5,8 @@
 use std::collections::HashSet;
 use std::time::Instant;
 
-use chrono::{DateTime, Utc};
-use common::validate::{parse_record, ValidationError};
+use chrono::Utc;
+use common::validate::ValidationError;
 use common::wire::Record;
 use serde::Serialize;
 
@@ -49,11 +49,6 @@ impl Report {
             rejected: &self.rejected,
         }
     }
-}
-
-/// Parses the elements of a JSON array into records, each validated against `now`.
-pub fn parse_batch(values: Vec<serde_json::Value>, now: DateTime<Utc>) -> Vec<Result<Record, ValidationError>> {
-    values.into_iter().map(|v| parse_record(v, now)).collect()
 }
 
 /// Splits parsed records into the distinct valid ones, the count of repeats inside the batch
@@ -118,10 +113,10 @@ mod tests {
     #[test]
     fn rejections_keep_their_index_and_repeats_count_as_duplicates() {
         let now = common::timefmt::parse("2026-01-01T00:00:01Z").unwrap();
-        let parsed = parse_batch(
-            vec![record("a"), json!({"schema": 1}), record("b"), record("a"), json!(3)],
-            now,
-        );
+        let parsed = [record("a"), json!({"schema": 1}), record("b"), record("a"), json!(3)]
+            .iter()
+            .map(|v| common::validate::parse_record_json(&v.to_string(), now))
+            .collect();
         let (unique, repeats, rejected) = dedupe(parsed);
         assert_eq!(
             unique.iter().map(|r| r.record_id.as_str()).collect::<Vec<_>>(),
