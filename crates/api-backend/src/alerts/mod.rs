@@ -33,7 +33,7 @@ pub use builtin::EngineConfig;
 pub use engine::Engine;
 pub use event::{incident_id, ActiveAlert, AlertEvent, AlertKey, AlertKind, AlertState};
 pub use metric::{MachineKind, Metric, SubjectKind, UnknownMetric};
-pub use rules::{Direction, Rule, RuleError, Severity};
+pub use rules::{Direction, Rule, RuleError, Severity, FOR_DURATION_SLACK};
 pub use ruleset::{RuleSet, RuleSetError};
 pub use scope::{glob_match, Scope};
 pub use state::EngineState;

@@ -13,6 +13,10 @@ use serde::{Deserialize, Serialize};
 use super::metric::{MachineKind, Metric};
 use super::scope::Scope;
 
+/// How much shorter than the for-duration a breach may look on sample times and still count:
+/// half of the default 1 s tick, so timestamps jittering around the tick never cost a tick.
+pub const FOR_DURATION_SLACK: TimeDelta = TimeDelta::milliseconds(500);
+
 /// Whether a rule watches for values above or below its raise value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -140,6 +144,13 @@ impl Rule {
     /// [`Rule::for_secs`] as a duration.
     pub fn for_duration(&self) -> TimeDelta {
         TimeDelta::seconds(i64::from(self.for_secs))
+    }
+
+    /// Whether a breach seen on samples `elapsed` apart has lasted the for-duration. Sample
+    /// times jitter by some milliseconds around the collector's tick, so three 1 s ticks can be
+    /// 2.999 s apart: the breach counts once it is within [`FOR_DURATION_SLACK`] of the duration.
+    pub fn for_duration_met(&self, elapsed: TimeDelta) -> bool {
+        elapsed + FOR_DURATION_SLACK >= self.for_duration()
     }
 
     /// Whether `value` breaches the rule (strictly beyond the raise value).

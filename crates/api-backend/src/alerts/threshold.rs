@@ -40,7 +40,7 @@ pub(crate) fn transition(
         None if rule.raises(value) => Transition::Open(AlertState::Pending),
         None => Transition::Nothing,
         Some((AlertState::Pending, since)) if rule.raises(value) => {
-            if at - since >= rule.for_duration() {
+            if rule.for_duration_met(at - since) {
                 Transition::Fire
             } else {
                 Transition::Stay
@@ -187,6 +187,12 @@ mod tests {
         assert_eq!(transition(&r, None, 90.0, t(0)), Transition::Open(Pending));
         assert_eq!(transition(&r, Some((Pending, t(0))), 90.0, t(29)), Transition::Stay);
         assert_eq!(transition(&r, Some((Pending, t(0))), 90.0, t(30)), Transition::Fire);
+        let jittered = t(30) - chrono::TimeDelta::milliseconds(1);
+        assert_eq!(
+            transition(&r, Some((Pending, t(0))), 90.0, jittered),
+            Transition::Fire,
+            "ticks 1 ms early still count"
+        );
         assert_eq!(
             transition(&r, Some((Pending, t(0))), 80.0, t(10)),
             Transition::Close(Cancelled)

@@ -8,7 +8,7 @@ use proptest::prelude::*;
 use super::support::*;
 use crate::alerts::{
     AlertEvent, AlertState, Direction, Engine, EngineConfig, EngineState, MachineKind, Metric, Rule, RuleSet, Scope,
-    Severity, SubjectKind,
+    Severity, SubjectKind, FOR_DURATION_SLACK,
 };
 
 /// Any valid rule (id 1) on any metric, with integer raise/clear values so that samples hit the
@@ -112,7 +112,8 @@ proptest! {
         let rules = RuleSet::new(vec![rule.clone()]).unwrap();
         let mut engine = Engine::default();
         let mut life = Lifecycle::default();
-        let for_ms = i64::from(rule.for_secs) * 1000;
+        // The for-duration as the engine counts it: sample-time jitter is forgiven up to the slack.
+        let for_ms = i64::from(rule.for_secs) * 1000 - FOR_DURATION_SLACK.num_milliseconds();
         let (mut now, mut newest): (i64, Option<i64>) = (0, None);
         // Measured values of accepted samples since the open incident opened.
         let mut since_open: Vec<(i64, f64)> = Vec::new();

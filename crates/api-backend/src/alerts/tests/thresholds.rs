@@ -42,7 +42,7 @@ fn a_breach_goes_pending_then_firing_after_the_for_duration_then_resolves_below_
             (0, Some(50.0)),
             (10_000, Some(90.0)),
             (20_000, Some(95.0)),
-            (39_999, Some(91.0)),
+            (39_499, Some(91.0)), // 29.5 s: short of the for-duration even with the slack
             (40_000, Some(92.0)),
             (50_000, Some(80.0)),
             (60_000, Some(75.0)),
