@@ -11,7 +11,8 @@
 #                                     # trigger → receipt p50/p99/max, received count, backend RSS
 #
 # Env: BENCH_HOSTS, BENCH_CONTAINERS, BENCH_INCIDENTS (latency), BENCH_CLIENTS (fanout),
-# BENCH_QUIET_DEFAULTS=1 (raise all 7 default over-rules, not only CPU's).
+# BENCH_QUIET_DEFAULTS=1 (raise all 7 default over-rules, not only CPU's), BENCH_BACKEND_LOG (the
+# backend's RUST_LOG, default warn; its log is kept in the printed logs directory).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODE=${1:-}
@@ -45,7 +46,7 @@ trap cleanup EXIT
 ulimit -n 20000
 
 "${SQL[@]}" -e "CREATE DATABASE $DB"
-DATABASE_URL="$SRMON_TEST_MYSQL_URL/$DB" API_LISTEN=127.0.0.1:18004 RUST_LOG=warn \
+DATABASE_URL="$SRMON_TEST_MYSQL_URL/$DB" API_LISTEN=127.0.0.1:18004 RUST_LOG=${BENCH_BACKEND_LOG:-warn} \
     "$BIN/api-backend" >"$WORK/api-backend.log" 2>&1 &
 backend=$!
 pids+=("$backend")

@@ -18,6 +18,7 @@
 #   SRMON_CACHE          cache root                      (~/.cache/srmon)
 #   SRMON_SERVICES_DIR   data, logs, pid files, env file ($SRMON_CACHE/services)
 #   SRMON_MYSQL_PORT     MariaDB TCP port                (3306)
+#   SRMON_MYSQL_ARGS     extra mariadbd options, e.g. --performance-schema=ON (benchmark diagnosis)
 #   SRMON_KAFKA_PORT     broker TCP port                 (9092)
 #   SRMON_STARTED_FILE   when set, `up` appends the name of every service it started
 #                        (not the reused ones) to this file, one a line; scripts/test.sh
@@ -293,7 +294,7 @@ up_mariadb() {
         --datadir="$MYSQL_DATADIR" --socket="$MYSQL_SOCK" --port="$SRMON_MYSQL_PORT" \
         --bind-address=127.0.0.1 --pid-file="$SRMON_SERVICES_DIR/mariadb/mariadbd.pid" \
         --max-connections=500 --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci \
-        --skip-log-bin
+        --skip-log-bin ${SRMON_MYSQL_ARGS:-}
     mark_started mariadb
     wait_for mariadb "$logfile" 120 mariadb-admin --no-defaults --socket="$MYSQL_SOCK" -uroot ping
     mysql_setup_users

@@ -71,6 +71,11 @@ pub async fn ingest(store: &Store, metrics: &Metrics, parsed: Vec<Result<Record,
     let started = Instant::now();
     metrics.ingest_batch_records.observe(parsed.len() as f64);
     let (unique, repeats, rejected) = dedupe(parsed);
+    let arrived = Utc::now();
+    for r in &unique {
+        let delay = (arrived - r.sampled_at).to_std().unwrap_or_default();
+        metrics.ingest_record_delay_seconds.observe(delay.as_secs_f64());
+    }
     let mut report = Report {
         duplicates: repeats,
         rejected,

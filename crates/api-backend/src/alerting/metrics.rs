@@ -30,6 +30,14 @@ pub struct AlertingMetrics {
     pub evaluate_seconds: Histogram,
     /// `api_alert_events_expired_total`: events deleted by retention.
     pub expired: Counter,
+    /// `api_alert_write_seconds`: one transaction of the event writer (events + engine state).
+    pub write_seconds: Histogram,
+    /// `api_alert_queue_wait_seconds`: how long the oldest event of each write waited in the
+    /// queue before the write began.
+    pub queue_wait_seconds: Histogram,
+    /// `api_alert_event_delay_seconds`: from an event's time (the sample time for threshold
+    /// alerts) to its publication to the streams and the notifier, after it was stored.
+    pub event_delay_seconds: Histogram,
 }
 
 impl AlertingMetrics {
@@ -43,6 +51,9 @@ impl AlertingMetrics {
             active: Gauge::default(),
             evaluate_seconds: Histogram::new(exponential_buckets(0.000_01, 4.0, 10)),
             expired: Counter::default(),
+            write_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 14)),
+            queue_wait_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 14)),
+            event_delay_seconds: Histogram::new(exponential_buckets(0.05, 1.5, 14)),
         };
         registry.register("api_alert_events", "Alert events stored, by state", m.events.clone());
         registry.register(
@@ -74,6 +85,21 @@ impl AlertingMetrics {
             "api_alert_events_expired",
             "Alert events deleted by retention (ALERT_RETENTION_DAYS)",
             m.expired.clone(),
+        );
+        registry.register(
+            "api_alert_write_seconds",
+            "Time of one event writer transaction (alert events and engine state)",
+            m.write_seconds.clone(),
+        );
+        registry.register(
+            "api_alert_queue_wait_seconds",
+            "How long the oldest event of each write waited to be stored",
+            m.queue_wait_seconds.clone(),
+        );
+        registry.register(
+            "api_alert_event_delay_seconds",
+            "From an alert event's time (the sample time of threshold alerts) to its publication",
+            m.event_delay_seconds.clone(),
         );
         m
     }

@@ -209,6 +209,12 @@ impl Alerting {
         for record in ordered {
             events.extend(core.engine.observe(&rules, record, now));
         }
+        tracing::debug!(
+            records = records.len(),
+            events = events.len(),
+            oldest = ?records.iter().map(|r| r.sampled_at).min(),
+            "records evaluated"
+        );
         self.inner.enqueue(&core, events);
         drop(core);
         self.inner

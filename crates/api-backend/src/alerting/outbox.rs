@@ -3,13 +3,14 @@
 //! without limit while MySQL is down. Pure data structure, no I/O.
 
 use std::collections::VecDeque;
+use std::time::Instant;
 
 use crate::alerts::AlertEvent;
 
 /// Pending events plus whether the engine state should be saved even without events.
 #[derive(Debug)]
 pub struct Outbox {
-    queue: VecDeque<(u64, AlertEvent)>,
+    queue: VecDeque<(u64, Instant, AlertEvent)>,
     /// The sequence number the next event gets (starts at 1).
     next_seq: u64,
     capacity: usize,
@@ -22,6 +23,8 @@ pub struct Outbox {
 pub struct Batch {
     pub events: Vec<AlertEvent>,
     pub upto_seq: u64,
+    /// When the oldest event of the batch was queued.
+    pub oldest_queued: Option<Instant>,
     /// Whether the batch empties the queue (so a state snapshot taken with it is consistent).
     pub drains: bool,
 }
@@ -39,12 +42,13 @@ impl Outbox {
     /// Appends events in order; returns how many did not fit and were dropped.
     pub fn push(&mut self, events: Vec<AlertEvent>) -> usize {
         let mut dropped = 0;
+        let now = Instant::now();
         for event in events {
             if self.queue.len() >= self.capacity {
                 dropped += 1;
                 continue;
             }
-            self.queue.push_back((self.next_seq, event));
+            self.queue.push_back((self.next_seq, now, event));
             self.next_seq += 1;
         }
         dropped
@@ -66,21 +70,23 @@ impl Outbox {
     /// Copies up to `max` of the oldest events for writing; they stay queued until
     /// [`Outbox::written`] confirms them.
     pub fn take(&self, max: usize) -> Batch {
-        let events: Vec<AlertEvent> = self.queue.iter().take(max).map(|(_, e)| e.clone()).collect();
+        let events: Vec<AlertEvent> = self.queue.iter().take(max).map(|(_, _, e)| e.clone()).collect();
         let upto_seq = match events.len() {
             0 => self.last_seq(),
             n => self.queue[n - 1].0,
         };
+        let oldest_queued = self.queue.front().map(|(_, at, _)| *at);
         Batch {
             drains: events.len() == self.queue.len(),
             events,
             upto_seq,
+            oldest_queued,
         }
     }
 
     /// Forgets the events up to `upto_seq` (they are stored).
     pub fn written(&mut self, upto_seq: u64) {
-        while self.queue.front().is_some_and(|(seq, _)| *seq <= upto_seq) {
+        while self.queue.front().is_some_and(|(seq, _, _)| *seq <= upto_seq) {
             self.queue.pop_front();
         }
     }

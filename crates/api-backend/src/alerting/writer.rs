@@ -112,11 +112,24 @@ async fn write_pending(inner: &Inner, last_event_id: &mut u64, snapshot_allowed:
         }
         (batch, state)
     };
-    let ids = match inner
+    if let Some(queued) = batch.oldest_queued {
+        inner.metrics.queue_wait_seconds.observe(queued.elapsed().as_secs_f64());
+    }
+    let started = std::time::Instant::now();
+    let written = inner
         .store
         .write_alert_events(&batch.events, state.as_ref(), *last_event_id)
-        .await
-    {
+        .await;
+    inner.metrics.write_seconds.observe(started.elapsed().as_secs_f64());
+    tracing::debug!(
+        events = batch.events.len(),
+        waited_ms = batch.oldest_queued.map(|q| (started - q).as_millis()),
+        write_ms = started.elapsed().as_millis(),
+        snapshot = state.is_some(),
+        ok = written.is_ok(),
+        "alert event write"
+    );
+    let ids = match written {
         Ok(ids) => ids,
         Err(e) => {
             if state.is_some() {
@@ -133,7 +146,10 @@ async fn write_pending(inner: &Inner, last_event_id: &mut u64, snapshot_allowed:
     if let Some(&last) = ids.last() {
         *last_event_id = last;
     }
+    let now = chrono::Utc::now();
     for (&id, event) in ids.iter().zip(&batch.events) {
+        let delay = (now - event.at).to_std().unwrap_or_default();
+        inner.metrics.event_delay_seconds.observe(delay.as_secs_f64());
         inner
             .metrics
             .events
