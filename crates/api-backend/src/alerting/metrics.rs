@@ -32,6 +32,9 @@ pub struct AlertingMetrics {
     pub expired: Counter,
     /// `api_alert_write_seconds`: one transaction of the event writer (events + engine state).
     pub write_seconds: Histogram,
+    /// `api_alert_state_save_seconds`: one save of the engine state (snapshot, wait for its
+    /// events, diff, write).
+    pub state_save_seconds: Histogram,
     /// `api_alert_queue_wait_seconds`: how long the oldest event of each write waited in the
     /// queue before the write began.
     pub queue_wait_seconds: Histogram,
@@ -52,6 +55,7 @@ impl AlertingMetrics {
             evaluate_seconds: Histogram::new(exponential_buckets(0.000_01, 4.0, 10)),
             expired: Counter::default(),
             write_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 14)),
+            state_save_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 14)),
             queue_wait_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 14)),
             event_delay_seconds: Histogram::new(exponential_buckets(0.05, 1.5, 14)),
         };
@@ -90,6 +94,11 @@ impl AlertingMetrics {
             "api_alert_write_seconds",
             "Time of one event writer transaction (alert events and engine state)",
             m.write_seconds.clone(),
+        );
+        registry.register(
+            "api_alert_state_save_seconds",
+            "Time of one save of the alert engine state",
+            m.state_save_seconds.clone(),
         );
         registry.register(
             "api_alert_queue_wait_seconds",

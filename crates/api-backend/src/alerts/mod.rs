@@ -36,4 +36,4 @@ pub use metric::{MachineKind, Metric, SubjectKind, UnknownMetric};
 pub use rules::{Direction, Rule, RuleError, Severity, FOR_DURATION_SLACK};
 pub use ruleset::{RuleSet, RuleSetError};
 pub use scope::{glob_match, Scope};
-pub use state::EngineState;
+pub use state::{BadHeader, EngineState, MachinePart};

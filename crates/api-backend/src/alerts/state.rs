@@ -2,6 +2,10 @@
 //! per host its last sample time, interval, container names and open alerts; per container its
 //! open alerts (a container without open alerts has no state at all, so memory follows the
 //! number of hosts and open alerts, not container churn).
+//!
+//! For storage the state splits into [parts](EngineState::to_parts): a small header (version,
+//! rules fingerprint) and one JSON document per machine, so that a large fleet is saved as many
+//! small rows, of which only the changed ones need writing.
 
 use std::collections::HashMap;
 
@@ -9,6 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::event::{ActiveAlert, AlertKind};
+use super::metric::MachineKind;
 use super::threshold::OpenThresholds;
 
 /// The format version [`EngineState`] is written with.
@@ -28,6 +33,70 @@ pub struct EngineState {
     pub(crate) hosts: HashMap<String, HostState>,
     #[serde(default)]
     pub(crate) containers: HashMap<String, ContainerState>,
+}
+
+/// One machine's part of a stored state: its kind, id and state as JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MachinePart {
+    pub kind: MachineKind,
+    pub id: String,
+    pub json: String,
+}
+
+/// [`EngineState::from_parts`] could not read the header.
+#[derive(Debug, thiserror::Error)]
+#[error("the saved alert engine state header does not parse: {0}")]
+pub struct BadHeader(#[from] serde_json::Error);
+
+impl EngineState {
+    /// The header (everything but the machines) as JSON, and each machine's state as JSON.
+    pub fn to_parts(&self) -> (String, Vec<MachinePart>) {
+        let header = EngineState {
+            version: self.version,
+            rules_fingerprint: self.rules_fingerprint,
+            ..EngineState::default()
+        };
+        let hosts = self.hosts.iter().map(|(id, h)| MachinePart {
+            kind: MachineKind::Host,
+            id: id.clone(),
+            json: json(h),
+        });
+        let containers = self.containers.iter().map(|(id, c)| MachinePart {
+            kind: MachineKind::Container,
+            id: id.clone(),
+            json: json(c),
+        });
+        (json(&header), hosts.chain(containers).collect())
+    }
+
+    /// The state from a header and machine parts. The header may also be a whole state saved
+    /// in one piece (the format before parts): its machines are kept, and parts are added to
+    /// them. A part that does not parse is skipped; the count of skipped parts is returned.
+    pub fn from_parts(
+        header: &str,
+        parts: impl IntoIterator<Item = MachinePart>,
+    ) -> Result<(EngineState, usize), BadHeader> {
+        let mut state: EngineState = serde_json::from_str(header)?;
+        let mut skipped = 0;
+        for part in parts {
+            let ok = match part.kind {
+                MachineKind::Host => serde_json::from_str(&part.json).map(|h| {
+                    state.hosts.insert(part.id, h);
+                }),
+                MachineKind::Container => serde_json::from_str(&part.json).map(|c| {
+                    state.containers.insert(part.id, c);
+                }),
+            };
+            if ok.is_err() {
+                skipped += 1;
+            }
+        }
+        Ok((state, skipped))
+    }
+}
+
+fn json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("engine state serialises to JSON")
 }
 
 impl Default for EngineState {

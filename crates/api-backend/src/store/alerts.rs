@@ -10,7 +10,7 @@ use sqlx::{MySql, MySqlConnection, QueryBuilder, Row};
 
 use super::columns::{db_time, opt_text, text, utc};
 use super::Store;
-use crate::alerts::{AlertEvent, AlertKind, AlertState, EngineState, Rule};
+use crate::alerts::{AlertEvent, AlertKind, AlertState, MachineKind, MachinePart, Rule};
 use crate::error::{Error, Result};
 use crate::notify::Silence;
 
@@ -56,6 +56,61 @@ fn decode_err(what: &str, e: serde_json::Error) -> Error {
 
 fn to_json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).expect("alert types serialise to JSON")
+}
+
+/// A change of the saved engine state: the header, and the machine parts that changed or went
+/// away since the last save (all of them the first time).
+#[derive(Debug, Clone, Default)]
+pub struct StateChange {
+    pub header: String,
+    pub upserts: Vec<MachinePart>,
+    pub deletes: Vec<(MachineKind, String)>,
+}
+
+/// The engine state as saved.
+#[derive(Debug, Clone)]
+pub struct SavedState {
+    pub header: String,
+    pub parts: Vec<MachinePart>,
+    pub last_event_id: u64,
+}
+
+/// Machine rows per statement: well under max_allowed_packet even with large parts.
+const STATE_CHUNK: usize = 200;
+
+async fn write_state(conn: &mut MySqlConnection, state: &StateChange, last_event_id: u64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO alert_engine_state (id, state, last_event_id, saved_at) VALUES (1, ?, ?, ?) \
+         ON DUPLICATE KEY UPDATE state = VALUES(state), last_event_id = VALUES(last_event_id), \
+         saved_at = VALUES(saved_at)",
+    )
+    .bind(&state.header)
+    .bind(last_event_id)
+    .bind(db_time(Utc::now()))
+    .execute(&mut *conn)
+    .await?;
+    for chunk in state.upserts.chunks(STATE_CHUNK) {
+        let mut q = QueryBuilder::<MySql>::new("INSERT INTO alert_engine_machines (kind, machine_id, state) ");
+        q.push_values(chunk, |mut b, p| {
+            b.push_bind(p.kind.as_str()).push_bind(&p.id).push_bind(&p.json);
+        });
+        q.push(" ON DUPLICATE KEY UPDATE state = VALUES(state)");
+        q.build().persistent(false).execute(&mut *conn).await?;
+    }
+    for chunk in state.deletes.chunks(STATE_CHUNK) {
+        let mut q = QueryBuilder::<MySql>::new("DELETE FROM alert_engine_machines WHERE (kind, machine_id) IN (");
+        let mut list = q.separated(", ");
+        for (kind, id) in chunk {
+            list.push("(")
+                .push_bind_unseparated(kind.as_str())
+                .push_unseparated(", ")
+                .push_bind_unseparated(id)
+                .push_unseparated(")");
+        }
+        q.push(")");
+        q.build().persistent(false).execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 impl Store {
@@ -108,15 +163,8 @@ impl Store {
 
     // ----- events and engine state -----
 
-    /// In one transaction: inserts `events` in order (returning their ids) and, when `state` is
-    /// given, saves it as the engine state with the newest event id it includes
-    /// (`last_event_id`, used when `events` is empty).
-    pub async fn write_alert_events(
-        &self,
-        events: &[AlertEvent],
-        state: Option<&EngineState>,
-        last_event_id: u64,
-    ) -> Result<Vec<u64>> {
+    /// In one transaction: inserts `events` in order and returns their ids.
+    pub async fn write_alert_events(&self, events: &[AlertEvent]) -> Result<Vec<u64>> {
         let mut tx = self.pool.begin().await.map_err(sqlx_err)?;
         let mut ids = Vec::with_capacity(events.len());
         // One multi-row INSERT per chunk. The writer is the only one inserting events, so the
@@ -151,35 +199,53 @@ impl Store {
             }
             ids.extend(got);
         }
-        if let Some(state) = state {
-            let last = ids.last().copied().unwrap_or(last_event_id);
-            sqlx::query(
-                "INSERT INTO alert_engine_state (id, state, last_event_id, saved_at) VALUES (1, ?, ?, ?) \
-                 ON DUPLICATE KEY UPDATE state = VALUES(state), last_event_id = VALUES(last_event_id), \
-                 saved_at = VALUES(saved_at)",
-            )
-            .bind(to_json(state))
-            .bind(last)
-            .bind(db_time(Utc::now()))
-            .execute(&mut *tx)
-            .await
-            .map_err(sqlx_err)?;
-        }
         tx.commit().await.map_err(sqlx_err)?;
         Ok(ids)
     }
 
-    /// The saved engine state (JSON of an `EngineState`, parsed by the caller so that an
-    /// unreadable one can be skipped) and the newest event id it includes, if one was saved.
-    pub async fn load_engine_state(&self) -> Result<Option<(String, u64)>> {
+    /// In one transaction: applies a change of the saved engine state, recording the newest
+    /// event id the state includes.
+    pub async fn save_engine_state(&self, change: &StateChange, last_event_id: u64) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(sqlx_err)?;
+        write_state(&mut tx, change, last_event_id).await.map_err(sqlx_err)?;
+        tx.commit().await.map_err(sqlx_err)
+    }
+
+    /// The saved engine state, if one was saved: its header (JSON; parsed by the caller so that
+    /// an unreadable one can be skipped), its machine parts, and the newest event id it includes.
+    pub async fn load_engine_state(&self) -> Result<Option<SavedState>> {
         let row = sqlx::query("SELECT state, last_event_id FROM alert_engine_state WHERE id = 1")
             .fetch_optional(&self.pool)
             .await
             .map_err(sqlx_err)?;
         let Some(row) = row else { return Ok(None) };
-        let json = text(&row, "state").map_err(sqlx_err)?;
-        let last: u64 = row.try_get("last_event_id").map_err(sqlx_err)?;
-        Ok(Some((json, last)))
+        let header = text(&row, "state").map_err(sqlx_err)?;
+        let last_event_id: u64 = row.try_get("last_event_id").map_err(sqlx_err)?;
+        let rows = sqlx::query("SELECT kind, machine_id, state FROM alert_engine_machines")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(sqlx_err)?;
+        let mut parts = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let kind = match text(row, "kind").map_err(sqlx_err)?.as_str() {
+                "host" => MachineKind::Host,
+                "container" => MachineKind::Container,
+                other => {
+                    tracing::warn!(kind = other, "skipping a saved alert engine row of an unknown kind");
+                    continue;
+                }
+            };
+            parts.push(MachinePart {
+                kind,
+                id: text(row, "machine_id").map_err(sqlx_err)?,
+                json: text(row, "state").map_err(sqlx_err)?,
+            });
+        }
+        Ok(Some(SavedState {
+            header,
+            parts,
+            last_event_id,
+        }))
     }
 
     /// The newest event id stored (0 when there is none).

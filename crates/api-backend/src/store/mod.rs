@@ -20,7 +20,7 @@ use sqlx::{Connection, Executor};
 use crate::config::{redact_url, Config};
 use crate::error::{Error, Result};
 
-pub use alerts::{EventFilter, StoredEvent, StoredRule};
+pub use alerts::{EventFilter, SavedState, StateChange, StoredEvent, StoredRule};
 pub use machines::Kind;
 pub use read::{
     ContainerSampleView, EventView, HostSampleView, InventoryContainer, InventoryHost, MachineRef, MachineView, Samples,

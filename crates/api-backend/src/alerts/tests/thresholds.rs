@@ -6,8 +6,8 @@ use common::wire::EventKind;
 
 use super::support::*;
 use crate::alerts::{
-    AlertKind::*, AlertState::*, Direction::*, Engine, EngineConfig, EngineState, Metric, Rule, RuleSet, Scope,
-    Severity,
+    AlertKind::*, AlertState::*, Direction::*, Engine, EngineConfig, EngineState, MachineKind, MachinePart, Metric,
+    Rule, RuleSet, Scope, Severity,
 };
 
 fn cpu_rule(for_secs: u32) -> Rule {
@@ -303,6 +303,32 @@ fn a_restored_snapshot_neither_refires_nor_forgets() {
     let ev = back.observe(&rules, &host_value(Metric::HostCpuPercent, 10_000, 99.0), t(10_000));
     assert_eq!(states(&ev), [(Threshold, Firing)]);
     assert_eq!(ev[0].since, t(0), "the same incident continues");
+}
+
+#[test]
+fn a_state_saved_in_one_piece_still_loads_and_a_broken_part_is_skipped() {
+    let rules = rules(vec![cpu_rule(0)]);
+    let mut e = Engine::default();
+    e.observe(&rules, &host_value(Metric::HostCpuPercent, 0, 99.0), t(0));
+    // The format before parts: the whole state in the header.
+    let whole = serde_json::to_string(&e.snapshot()).unwrap();
+    let (state, skipped) = EngineState::from_parts(&whole, []).unwrap();
+    assert_eq!((state, skipped), (e.snapshot(), 0));
+
+    let (header, mut parts) = e.snapshot().to_parts();
+    assert_eq!(parts.len(), 1, "one host: {parts:?}");
+    assert!(!header.contains("h1"), "machines are not in the header: {header}");
+    parts.push(MachinePart {
+        kind: MachineKind::Container,
+        id: "c9".into(),
+        json: "{not json".into(),
+    });
+    let (state, skipped) = EngineState::from_parts(&header, parts).unwrap();
+    assert_eq!((state, skipped), (e.snapshot(), 1));
+    assert!(
+        EngineState::from_parts("{not json", []).is_err(),
+        "a header that does not parse"
+    );
 }
 
 #[test]

@@ -1,0 +1,85 @@
+//! Saves the engine state beside the event writer, in its own transaction, so that a large save
+//! never holds up events: at most every [`SAVE_EVERY`] while the engine produces events, on the
+//! periodic request of the tick task, and at close. Only the machine parts that changed are
+//! written ([`SavedParts`]). A save includes only stored events: it waits until the writer has
+//! stored every event produced before its snapshot, and records the newest one's id.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::saved_parts::SavedParts;
+use super::Inner;
+
+/// Saves at most this often while events are produced: a crash loses at most this much state.
+pub const SAVE_EVERY: Duration = Duration::from_secs(1);
+
+/// Runs until [`Alerting::close`](super::Alerting::close): then, once the writer stored what
+/// was left, one last save.
+pub(super) async fn run(inner: Arc<Inner>, mut saved: SavedParts) {
+    let mut closing = inner.closing.subscribe();
+    let mut saved_seq = 0u64;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(SAVE_EVERY) => {}
+            _ = closing.changed() => {}
+        }
+        if *closing.borrow() {
+            let mut writer = inner.writer_done.subscribe();
+            let _ = writer.wait_for(|done| *done).await;
+            if let Err(e) = save(&inner, &mut saved).await {
+                tracing::warn!(error = %e, "cannot save the alert engine state at shutdown");
+            }
+            break;
+        }
+        let (due, seq) = {
+            let outbox = inner.outbox();
+            (outbox.snapshot_due || outbox.last_seq() > saved_seq, outbox.last_seq())
+        };
+        if !due {
+            continue;
+        }
+        match save(&inner, &mut saved).await {
+            Ok(()) => {
+                saved_seq = seq;
+                inner.outbox().snapshot_due = false;
+            }
+            Err(e) => {
+                inner.metrics.write_failures.inc();
+                tracing::debug!(error = %e, "saving the alert engine state failed; retrying later");
+            }
+        }
+    }
+    inner.saver_done.send_replace(true);
+}
+
+/// One save: snapshot under the engine lock, wait for its events to be stored, write the
+/// changed parts.
+async fn save(inner: &Inner, saved: &mut SavedParts) -> crate::error::Result<()> {
+    let started = Instant::now();
+    let (state, seq) = {
+        let core = inner.core();
+        let seq = inner.outbox().last_seq();
+        (core.engine.snapshot(), seq)
+    };
+    let mut done = inner.done_seq.subscribe();
+    let _ = done.wait_for(|stored| *stored >= seq).await;
+    let last_event_id = *inner.stored_event_id.borrow();
+    // Serialising a large state takes a while: off the async workers.
+    let parts = std::mem::take(saved);
+    let (parts, (change, written)) = tokio::task::spawn_blocking(move || {
+        let change = parts.change(&state);
+        (parts, change)
+    })
+    .await
+    .expect("the state diff does not panic");
+    *saved = parts;
+    let rows = change.upserts.len() + change.deletes.len();
+    inner.store.save_engine_state(&change, last_event_id).await?;
+    saved.stored(written);
+    inner
+        .metrics
+        .state_save_seconds
+        .observe(started.elapsed().as_secs_f64());
+    tracing::debug!(rows, ms = started.elapsed().as_millis(), "alert engine state saved");
+    Ok(())
+}
