@@ -164,11 +164,17 @@ impl Alerting {
                             "parts of the saved alert engine state do not parse; starting without them"
                         );
                     }
-                    (Engine::restore(config, state), SavedParts::from_stored(&saved.parts))
+                    (
+                        Engine::restore(config, state),
+                        SavedParts::from_stored(&saved.parts, Instant::now()),
+                    )
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "the saved alert engine state does not parse; starting without it");
-                    (Engine::new(config), SavedParts::from_stored(&saved.parts))
+                    (
+                        Engine::new(config),
+                        SavedParts::from_stored(&saved.parts, Instant::now()),
+                    )
                 }
             },
             None => (Engine::new(config), SavedParts::default()),

@@ -1,65 +1,112 @@
-//! Which engine state is already stored: a hash of each machine part as last written, so that
-//! a save writes only the parts that changed and deletes those that went away. At 2,000 hosts
-//! with 10 containers each, a save then writes a few thousand small rows instead of one
-//! document of tens of MB.
+//! Which engine state is already stored, so that a save writes only the machine parts that
+//! changed and deletes those that went away. "Changed" means a [signature] change: a new or
+//! ended alert, a state or severity change, a host's name, interval or containers. The parts
+//! whose only changes are the last sample time and the open alerts' latest values are
+//! rewritten at most every [`REFRESH_AFTER`] (plus a per-machine spread), so a fleet where
+//! every host reports every second does not rewrite every row every second.
+//!
+//! [signature]: crate::alerts::state::HostState::signature
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
+use std::time::{Duration, Instant};
 
+use crate::alerts::state::json;
 use crate::alerts::{EngineState, MachineKind, MachinePart};
 use crate::store::StateChange;
 
+/// How old a stored part may get when only its volatile fields changed.
+pub const REFRESH_AFTER: Duration = Duration::from_secs(60);
+
 type PartKey = (MachineKind, String);
 
-/// The hashes of the stored machine parts.
+/// What is known of one stored part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stored {
+    /// `None`: loaded at start; rewritten at the first save.
+    signature: Option<u64>,
+    written_at: Instant,
+}
+
+/// The stored machine parts.
 #[derive(Debug, Default)]
 pub struct SavedParts {
-    hashes: HashMap<PartKey, u64>,
+    parts: HashMap<PartKey, Stored>,
 }
 
 /// What a [`StateChange`] will make stored, to [remember](SavedParts::stored) once it is.
 #[derive(Debug, Default)]
 pub struct Written {
-    upserted: Vec<(PartKey, u64)>,
+    upserted: Vec<(PartKey, Stored)>,
     deleted: Vec<PartKey>,
 }
 
-fn hash(json: &str) -> u64 {
+/// A per-machine delay of 0–59 s on top of [`REFRESH_AFTER`], so refreshes spread out.
+fn spread(key: &(MachineKind, &str)) -> Duration {
     let mut h = DefaultHasher::new();
-    json.hash(&mut h);
-    h.finish()
+    key.hash(&mut h);
+    Duration::from_secs(h.finish() % 60)
 }
 
 impl SavedParts {
     /// What storage holds now (the parts loaded at start).
-    pub fn from_stored(parts: &[MachinePart]) -> Self {
+    pub fn from_stored(parts: &[MachinePart], now: Instant) -> Self {
+        let stored = Stored {
+            signature: None,
+            written_at: now,
+        };
         SavedParts {
-            hashes: parts.iter().map(|p| ((p.kind, p.id.clone()), hash(&p.json))).collect(),
+            parts: parts.iter().map(|p| ((p.kind, p.id.clone()), stored)).collect(),
         }
     }
 
-    /// The change from what is stored to `state`.
-    pub fn change(&self, state: &EngineState) -> (StateChange, Written) {
-        let (header, parts) = state.to_parts();
+    /// The change from what is stored to `state`, at `now`; with `everything`, every part is
+    /// written (the last save before a shutdown: the latest values and sample times too).
+    pub fn change(&self, state: &EngineState, now: Instant, everything: bool) -> (StateChange, Written) {
         let mut change = StateChange {
-            header,
+            header: state.header_json(),
             ..StateChange::default()
         };
         let mut written = Written::default();
-        let present: HashSet<(MachineKind, &str)> = parts.iter().map(|p| (p.kind, p.id.as_str())).collect();
-        for key in self.hashes.keys() {
+        let mut consider = |kind: MachineKind, id: &String, signature: u64, to_json: &dyn Fn() -> String| {
+            let key = (kind, id.as_str());
+            let due = match self.parts.get(&(kind, id.clone())) {
+                _ if everything => true,
+                None => true,
+                Some(s) => {
+                    s.signature != Some(signature) || now.duration_since(s.written_at) >= REFRESH_AFTER + spread(&key)
+                }
+            };
+            if due {
+                change.upserts.push(MachinePart {
+                    kind,
+                    id: id.clone(),
+                    json: to_json(),
+                });
+                let stored = Stored {
+                    signature: Some(signature),
+                    written_at: now,
+                };
+                written.upserted.push(((kind, id.clone()), stored));
+            }
+        };
+        for (id, h) in &state.hosts {
+            consider(MachineKind::Host, id, h.signature(), &|| json(h));
+        }
+        for (id, c) in &state.containers {
+            consider(MachineKind::Container, id, c.signature(), &|| json(c));
+        }
+        let present: HashSet<(MachineKind, &str)> = state
+            .hosts
+            .keys()
+            .map(|id| (MachineKind::Host, id.as_str()))
+            .chain(state.containers.keys().map(|id| (MachineKind::Container, id.as_str())))
+            .collect();
+        for key in self.parts.keys() {
             if !present.contains(&(key.0, key.1.as_str())) {
                 change.deletes.push(key.clone());
                 written.deleted.push(key.clone());
-            }
-        }
-        for part in parts {
-            let h = hash(&part.json);
-            let key = (part.kind, part.id.clone());
-            if self.hashes.get(&key) != Some(&h) {
-                written.upserted.push((key, h));
-                change.upserts.push(part);
             }
         }
         (change, written)
@@ -68,9 +115,9 @@ impl SavedParts {
     /// Remembers a change as stored.
     pub fn stored(&mut self, written: Written) {
         for key in written.deleted {
-            self.hashes.remove(&key);
+            self.parts.remove(&key);
         }
-        self.hashes.extend(written.upserted);
+        self.parts.extend(written.upserted);
     }
 }
 
@@ -90,48 +137,66 @@ mod tests {
         .unwrap()
     }
 
+    fn ids(change: &StateChange) -> Vec<&str> {
+        let mut ids: Vec<&str> = change.upserts.iter().map(|p| p.id.as_str()).collect();
+        ids.sort_unstable();
+        ids
+    }
+
     #[test]
-    fn only_changed_parts_are_written_and_gone_ones_deleted() {
+    fn only_changed_parts_are_written_volatile_ones_refreshed_and_gone_ones_deleted() {
         let rule: Rule = serde_json::from_value(serde_json::json!({"id": 1, "metric": "host.cpu_percent",
             "direction": "above", "raise": 90, "clear": 80, "severity": "warning", "scope": {"kind": "all_hosts"}}))
         .unwrap();
         let rules = RuleSet::new(vec![rule]).unwrap();
         let now = chrono::Utc::now();
+        let t0 = Instant::now();
         let mut engine = Engine::default();
         engine.observe(&rules, &record("a", 0, 10.0), now);
-        engine.observe(&rules, &record("b", 0, 10.0), now);
+        engine.observe(&rules, &record("b", 0, 95.0), now);
         let mut saved = SavedParts::default();
 
-        let (change, written) = saved.change(&engine.snapshot());
-        assert_eq!(change.upserts.len(), 2, "first save: every part");
+        let (change, written) = saved.change(&engine.snapshot(), t0, false);
+        assert_eq!(ids(&change), ["a", "b"], "first save: every part");
         assert!(change.deletes.is_empty());
         saved.stored(written);
 
-        let (change, _) = saved.change(&engine.snapshot());
-        assert!(
-            change.upserts.is_empty() && change.deletes.is_empty(),
-            "nothing changed"
-        );
+        // New samples, the open alert's value moves: nothing worth a write yet.
+        engine.observe(&rules, &record("a", 1000, 20.0), now);
+        engine.observe(&rules, &record("b", 1000, 97.0), now);
+        let (change, _) = saved.change(&engine.snapshot(), t0 + Duration::from_secs(1), false);
+        assert!(change.upserts.is_empty() && change.deletes.is_empty(), "{change:?}");
 
-        engine.observe(&rules, &record("b", 1000, 95.0), now);
-        let (change, written) = saved.change(&engine.snapshot());
-        let ids: Vec<&str> = change.upserts.iter().map(|p| p.id.as_str()).collect();
-        assert_eq!(ids, ["b"], "only the host that changed");
-        // Not stored (the write failed): the next change still carries it.
-        let (again, _) = saved.change(&engine.snapshot());
-        assert_eq!(again.upserts.len(), 1);
+        // b's alert resolves: b is written; not stored (a failed write): the next change still has it.
+        engine.observe(&rules, &record("b", 2000, 50.0), now);
+        let (change, written) = saved.change(&engine.snapshot(), t0 + Duration::from_secs(2), false);
+        assert_eq!(ids(&change), ["b"]);
+        assert_eq!(
+            ids(&saved.change(&engine.snapshot(), t0 + Duration::from_secs(2), false).0),
+            ["b"]
+        );
+        saved.stored(written);
+
+        // Volatile fields are refreshed within REFRESH_AFTER + 60 s.
+        let later = t0 + REFRESH_AFTER + Duration::from_secs(60);
+        let (change, written) = saved.change(&engine.snapshot(), later, false);
+        assert_eq!(ids(&change), ["a", "b"]);
         saved.stored(written);
 
         let mut state = engine.snapshot();
         state.hosts.remove("a");
-        let (change, written) = saved.change(&state);
+        let (change, written) = saved.change(&state, later, false);
         assert_eq!(change.deletes, [(MachineKind::Host, "a".to_owned())]);
         saved.stored(written);
-        assert!(saved.change(&state).0.deletes.is_empty());
+        assert!(saved.change(&state, later, false).0.deletes.is_empty());
         assert_eq!(
-            SavedParts::from_stored(&state.to_parts().1).hashes,
-            saved.hashes,
-            "what a restart loads is what was written"
+            ids(&saved.change(&state, later, true).0),
+            ["b"],
+            "everything, at shutdown"
         );
+
+        // After a restart every loaded part is rewritten once.
+        let loaded = SavedParts::from_stored(&state.to_parts().1, later);
+        assert_eq!(ids(&loaded.change(&state, later, false).0), ["b"]);
     }
 }

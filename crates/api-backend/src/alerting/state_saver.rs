@@ -26,7 +26,7 @@ pub(super) async fn run(inner: Arc<Inner>, mut saved: SavedParts) {
         if *closing.borrow() {
             let mut writer = inner.writer_done.subscribe();
             let _ = writer.wait_for(|done| *done).await;
-            if let Err(e) = save(&inner, &mut saved).await {
+            if let Err(e) = save(&inner, &mut saved, true).await {
                 tracing::warn!(error = %e, "cannot save the alert engine state at shutdown");
             }
             break;
@@ -38,7 +38,7 @@ pub(super) async fn run(inner: Arc<Inner>, mut saved: SavedParts) {
         if !due {
             continue;
         }
-        match save(&inner, &mut saved).await {
+        match save(&inner, &mut saved, false).await {
             Ok(()) => {
                 saved_seq = seq;
                 inner.outbox().snapshot_due = false;
@@ -53,8 +53,8 @@ pub(super) async fn run(inner: Arc<Inner>, mut saved: SavedParts) {
 }
 
 /// One save: snapshot under the engine lock, wait for its events to be stored, write the
-/// changed parts.
-async fn save(inner: &Inner, saved: &mut SavedParts) -> crate::error::Result<()> {
+/// changed parts (all of them with `everything`).
+async fn save(inner: &Inner, saved: &mut SavedParts, everything: bool) -> crate::error::Result<()> {
     let started = Instant::now();
     let (state, seq) = {
         let core = inner.core();
@@ -67,7 +67,7 @@ async fn save(inner: &Inner, saved: &mut SavedParts) -> crate::error::Result<()>
     // Serialising a large state takes a while: off the async workers.
     let parts = std::mem::take(saved);
     let (parts, (change, written)) = tokio::task::spawn_blocking(move || {
-        let change = parts.change(&state);
+        let change = parts.change(&state, Instant::now(), everything);
         (parts, change)
     })
     .await

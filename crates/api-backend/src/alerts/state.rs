@@ -7,7 +7,9 @@
 //! rules fingerprint) and one JSON document per machine, so that a large fleet is saved as many
 //! small rows, of which only the changed ones need writing.
 
+use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -51,11 +53,6 @@ pub struct BadHeader(#[from] serde_json::Error);
 impl EngineState {
     /// The header (everything but the machines) as JSON, and each machine's state as JSON.
     pub fn to_parts(&self) -> (String, Vec<MachinePart>) {
-        let header = EngineState {
-            version: self.version,
-            rules_fingerprint: self.rules_fingerprint,
-            ..EngineState::default()
-        };
         let hosts = self.hosts.iter().map(|(id, h)| MachinePart {
             kind: MachineKind::Host,
             id: id.clone(),
@@ -66,7 +63,16 @@ impl EngineState {
             id: id.clone(),
             json: json(c),
         });
-        (json(&header), hosts.chain(containers).collect())
+        (self.header_json(), hosts.chain(containers).collect())
+    }
+
+    /// The header alone: everything but the machines, as JSON.
+    pub fn header_json(&self) -> String {
+        json(&EngineState {
+            version: self.version,
+            rules_fingerprint: self.rules_fingerprint,
+            ..EngineState::default()
+        })
     }
 
     /// The state from a header and machine parts. The header may also be a whole state saved
@@ -95,7 +101,53 @@ impl EngineState {
     }
 }
 
-fn json<T: Serialize>(v: &T) -> String {
+/// Hashes with fixed keys: equal inputs give equal signatures in every process.
+fn hash_of(v: impl Hash) -> u64 {
+    let mut h = DefaultHasher::new();
+    v.hash(&mut h);
+    h.finish()
+}
+
+/// What makes an open alert worth saving again: not its latest value, which changes with
+/// every sample.
+fn alert_signature(a: &ActiveAlert) -> u64 {
+    hash_of((
+        &a.alert_id,
+        a.state.as_str(),
+        a.severity,
+        a.threshold.map(f64::to_bits),
+        a.firing_since,
+        a.since,
+    ))
+}
+
+/// Order-independent: the sum of the items' signatures.
+fn sum(items: impl Iterator<Item = u64>) -> u64 {
+    items.fold(0, u64::wrapping_add)
+}
+
+impl HostState {
+    /// Changes when anything but the last sample time or the open alerts' latest values
+    /// changes; see [`EngineState::to_parts`].
+    pub fn signature(&self) -> u64 {
+        let containers = sum(self.container_ids.iter().map(hash_of));
+        hash_of((
+            &self.name,
+            self.interval_ms,
+            containers,
+            sum(self.open().map(alert_signature)),
+        ))
+    }
+}
+
+impl ContainerState {
+    /// Changes when the open alerts change (not with their latest values).
+    pub fn signature(&self) -> u64 {
+        sum(self.open().map(alert_signature))
+    }
+}
+
+pub(crate) fn json<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).expect("engine state serialises to JSON")
 }
 
