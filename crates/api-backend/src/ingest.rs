@@ -1,6 +1,6 @@
 //! Ingest of a batch of records: validation one by one, de-duplication inside the batch, one
 //! storage transaction for the rest, and the counts the caller answers with. The records stored
-//! now are returned, so later stages (the alert engine) look at new data only.
+//! now are returned, so the live streams show new data only.
 
 use std::collections::HashSet;
 use std::time::Instant;
@@ -66,8 +66,16 @@ pub fn dedupe(parsed: Vec<Result<Record, ValidationError>>) -> (Vec<Record>, usi
     (unique, repeats, rejected)
 }
 
-/// Stores the valid records of a batch. On a storage failure nothing is stored.
-pub async fn ingest(store: &Store, metrics: &Metrics, parsed: Vec<Result<Record, ValidationError>>) -> Result<Report> {
+/// Stores the valid records of a batch. On a storage failure nothing is stored. `before_storing`
+/// sees the valid, distinct records first (the alert engine: it ignores a record not newer than
+/// the last one of its host, so redelivered records change nothing, and alerts do not wait for
+/// the storage transaction, nor for MySQL at all while it is down).
+pub async fn ingest(
+    store: &Store,
+    metrics: &Metrics,
+    parsed: Vec<Result<Record, ValidationError>>,
+    before_storing: impl FnOnce(&[Record]),
+) -> Result<Report> {
     let started = Instant::now();
     metrics.ingest_batch_records.observe(parsed.len() as f64);
     let (unique, repeats, rejected) = dedupe(parsed);
@@ -81,6 +89,7 @@ pub async fn ingest(store: &Store, metrics: &Metrics, parsed: Vec<Result<Record,
         rejected,
         ..Report::default()
     };
+    before_storing(&unique);
     if !unique.is_empty() {
         let written = store.store_batch(&unique, Utc::now()).await.inspect_err(|e| {
             if matches!(e, Error::Unavailable(_)) {

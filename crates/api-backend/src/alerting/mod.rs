@@ -2,7 +2,7 @@
 //! live streams.
 //!
 //! ```text
-//! ingest (after commit) ─observe─┐
+//! ingest (before storing) ─observe┐
 //! tick task (1 s)        ─tick───┼─▶ engine (one lock) ─events─▶ outbox ─▶ writer task ─▶ MySQL (events)
 //! REST rule changes      ─set_rules┘   │  (in order)      (bounded)      └─▶ notifier, hub (after commit, id order)
 //!                                      └─ snapshot ─▶ state saver (≤ 1/s, after its events are stored)
@@ -221,8 +221,9 @@ impl Alerting {
         Ok(alerting)
     }
 
-    /// Evaluates newly stored records (call after their transaction committed; duplicates must
-    /// not be passed). Records are taken in sample-time order. Never waits for storage.
+    /// Evaluates received records, in sample-time order (ingest calls it before storing them). A
+    /// record not newer than the last one of its host changes nothing, so redelivered records
+    /// may be passed. Never waits for storage.
     pub fn observe(&self, records: &[Record]) {
         if records.is_empty() {
             return;

@@ -19,9 +19,12 @@ pub async fn post_metrics(State(state): State<AppState>, body: Result<Bytes, Byt
     let record = compat::parse(&body).map_err(Error::InvalidBody)?;
     common::validate::validate(&record, Utc::now()).map_err(|e| Error::InvalidBody(e.0))?;
     let record_id = record.record_id.clone();
-    let report = ingest::ingest(&state.store, &state.metrics, vec![Ok(record)]).await?;
+    // The alert engine sees the record before the storage transaction; never waits.
+    let report = ingest::ingest(&state.store, &state.metrics, vec![Ok(record)], |r| {
+        state.alerting.observe(r)
+    })
+    .await?;
     report.stored.iter().for_each(|r| state.hub.publish_record(r)); // live streams: committed, new records only
-    state.alerting.observe(&report.stored); // alert engine: committed, new records only; never waits
     Ok(Json(
         json!({"message": "ok", "record_id": record_id, "duplicate": report.accepted == 0}),
     ))

@@ -30,9 +30,9 @@ pub async fn batch(State(state): State<AppState>, body: Result<Bytes, BytesRejec
         .iter()
         .map(|raw| common::validate::parse_record_json(raw.get(), now))
         .collect();
-    let report = ingest::ingest(&state.store, &state.metrics, parsed).await?;
+    // The alert engine sees the records before the storage transaction; never waits.
+    let report = ingest::ingest(&state.store, &state.metrics, parsed, |r| state.alerting.observe(r)).await?;
     report.stored.iter().for_each(|r| state.hub.publish_record(r)); // live streams: committed, new records only
-    state.alerting.observe(&report.stored); // alert engine: committed, new records only; never waits
     Ok((StatusCode::OK, Json(report.summary())).into_response())
 }
 
