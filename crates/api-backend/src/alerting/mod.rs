@@ -27,7 +27,7 @@ pub mod compat;
 pub mod metrics;
 pub mod outbox;
 pub mod rules;
-mod saved_parts;
+pub(crate) mod saved_parts;
 pub mod silences;
 mod state_saver;
 mod tasks;

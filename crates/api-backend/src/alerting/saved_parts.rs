@@ -112,6 +112,14 @@ impl SavedParts {
         (change, written)
     }
 
+    /// The whole state as storage holds it after a save of everything: the header and every
+    /// machine part (tests: the format a restart loads).
+    #[cfg(test)]
+    pub fn all_parts(state: &EngineState) -> (String, Vec<MachinePart>) {
+        let (change, _) = SavedParts::default().change(state, Instant::now(), true);
+        (change.header, change.upserts)
+    }
+
     /// Remembers a change as stored.
     pub fn stored(&mut self, written: Written) {
         for key in written.deleted {
@@ -196,7 +204,7 @@ mod tests {
         );
 
         // After a restart every loaded part is rewritten once.
-        let loaded = SavedParts::from_stored(&state.to_parts().1, later);
+        let loaded = SavedParts::from_stored(&saved.change(&state, later, true).0.upserts, later);
         assert_eq!(ids(&loaded.change(&state, later, false).0), ["b"]);
     }
 }

@@ -3,7 +3,7 @@
 //! open alerts (a container without open alerts has no state at all, so memory follows the
 //! number of hosts and open alerts, not container churn).
 //!
-//! For storage the state splits into [parts](EngineState::to_parts): a small header (version,
+//! For storage the state splits into parts: a small header (version,
 //! rules fingerprint) and one JSON document per machine, so that a large fleet is saved as many
 //! small rows, of which only the changed ones need writing.
 
@@ -51,21 +51,6 @@ pub struct MachinePart {
 pub struct BadHeader(#[from] serde_json::Error);
 
 impl EngineState {
-    /// The header (everything but the machines) as JSON, and each machine's state as JSON.
-    pub fn to_parts(&self) -> (String, Vec<MachinePart>) {
-        let hosts = self.hosts.iter().map(|(id, h)| MachinePart {
-            kind: MachineKind::Host,
-            id: id.clone(),
-            json: json(h),
-        });
-        let containers = self.containers.iter().map(|(id, c)| MachinePart {
-            kind: MachineKind::Container,
-            id: id.clone(),
-            json: json(c),
-        });
-        (self.header_json(), hosts.chain(containers).collect())
-    }
-
     /// The header alone: everything but the machines, as JSON.
     pub fn header_json(&self) -> String {
         json(&EngineState {
@@ -128,7 +113,7 @@ fn sum(items: impl Iterator<Item = u64>) -> u64 {
 
 impl HostState {
     /// Changes when anything but the last sample time or the open alerts' latest values
-    /// changes; see [`EngineState::to_parts`].
+    /// changes (see `alerting::saved_parts`).
     pub fn signature(&self) -> u64 {
         let containers = sum(self.container_ids.iter().map(hash_of));
         hash_of((

@@ -315,7 +315,7 @@ fn a_state_saved_in_one_piece_still_loads_and_a_broken_part_is_skipped() {
     let (state, skipped) = EngineState::from_parts(&whole, []).unwrap();
     assert_eq!((state, skipped), (e.snapshot(), 0));
 
-    let (header, mut parts) = e.snapshot().to_parts();
+    let (header, mut parts) = crate::alerting::saved_parts::SavedParts::all_parts(&e.snapshot());
     assert_eq!(parts.len(), 1, "one host: {parts:?}");
     assert!(!header.contains("h1"), "machines are not in the header: {header}");
     parts.push(MachinePart {
