@@ -1,0 +1,231 @@
+//! Compact encoding of one host's samples (the host and its containers) over a span of time:
+//! the raw tier's storage form. Pure: bytes in, samples out.
+//!
+//! Layout: columnar. Sample times as deltas of deltas; every numeric field a column of its own
+//! (per key for list fields: per core, interface, filesystem, sensor, container) with a presence
+//! bitmap, so a value that was not measured stays distinct from 0; values as integers at the
+//! precision their source has, stored constant, as deltas or as deltas of deltas; the whole body
+//! then compressed with zstd. Precision per field ([`precision`]): percentages, CPU and load to
+//! 0.01, temperatures to 0.1 °C, byte counts and byte rates exact to the byte, counts exact. A
+//! value too large for its precision's integers is kept as its exact `f64` instead.
+
+mod bytes;
+mod column;
+mod family;
+mod fields;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use common::wire::HostSample;
+
+use bytes::{Reader, Writer};
+use family::Family;
+
+pub use fields::precision;
+
+/// One stored sample of a host and of the containers its record listed.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Sample {
+    /// Sample time, whole milliseconds.
+    pub at: DateTime<Utc>,
+    pub host: HostSample,
+    pub containers: Vec<Container>,
+}
+
+/// One container in a sample, named by its machine id (the inventory keeps its Docker id,
+/// name and image).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Container {
+    pub machine: u32,
+    pub state: String,
+    pub health: Option<String>,
+    pub restart_count: Option<u64>,
+    pub cpu_percent: Option<f64>,
+    pub mem_used_bytes: Option<u64>,
+    pub mem_limit_bytes: Option<u64>,
+    pub mem_percent: Option<f64>,
+    pub net_rx_bytes_per_sec: Option<f64>,
+    pub net_tx_bytes_per_sec: Option<f64>,
+    pub blk_read_bytes_per_sec: Option<f64>,
+    pub blk_write_bytes_per_sec: Option<f64>,
+    pub pids: Option<u64>,
+}
+
+/// Why bytes could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    #[error("the encoded samples end early")]
+    Truncated,
+    #[error("the encoded samples are malformed: {0}")]
+    Malformed(&'static str),
+    #[error("unknown encoding version {0}")]
+    Version(u8),
+    #[error("zstd: {0}")]
+    Zstd(String),
+}
+
+/// The format version written first.
+const VERSION: u8 = 1;
+const PLAIN: u8 = 0;
+const ZSTD: u8 = 1;
+/// Bounds a decoder trusts (a corrupt count cannot make it allocate without bound).
+const MAX_SAMPLES: usize = 10_000_000;
+const MAX_KEYS: usize = 1_000_000;
+const MAX_BODY: usize = 256 << 20;
+
+/// How hard to compress: `None` leaves the body plain (cheapest, for one record at a time),
+/// `Some(level)` is a zstd level (1..=22).
+pub type Level = Option<i32>;
+
+/// Encodes `samples` in the order given.
+pub fn encode(samples: &[Sample], level: Level) -> Vec<u8> {
+    let body = body(samples);
+    let mut out = Vec::with_capacity(body.len() / 3 + 8);
+    out.push(VERSION);
+    match level {
+        None => {
+            out.push(PLAIN);
+            out.extend_from_slice(&body);
+        }
+        Some(level) => {
+            out.push(ZSTD);
+            out.extend(zstd::bulk::compress(&body, level).expect("zstd compresses any input in memory"));
+        }
+    }
+    out
+}
+
+/// Decodes what [`encode`] wrote.
+pub fn decode(bytes: &[u8]) -> Result<Vec<Sample>, Error> {
+    let (&version, rest) = bytes.split_first().ok_or(Error::Truncated)?;
+    if version != VERSION {
+        return Err(Error::Version(version));
+    }
+    let (&mode, rest) = rest.split_first().ok_or(Error::Truncated)?;
+    match mode {
+        PLAIN => read_body(rest),
+        ZSTD => {
+            use std::io::Read;
+            // bounded: damaged or hostile bytes must not decompress without limit
+            let mut body = Vec::new();
+            zstd::stream::read::Decoder::new(rest)
+                .map_err(|e| Error::Zstd(e.to_string()))?
+                .take(MAX_BODY as u64 + 1)
+                .read_to_end(&mut body)
+                .map_err(|e| Error::Zstd(e.to_string()))?;
+            if body.len() > MAX_BODY {
+                return Err(Error::Malformed("body too large"));
+            }
+            read_body(&body)
+        }
+        _ => Err(Error::Malformed("unknown compression")),
+    }
+}
+
+fn body(samples: &[Sample]) -> Vec<u8> {
+    let mut w = Writer::default();
+    w.len(samples.len());
+    column::put_stream(
+        &mut w,
+        &samples.iter().map(|s| s.at.timestamp_millis()).collect::<Vec<_>>(),
+    );
+    let hosts: Vec<&HostSample> = samples.iter().map(|s| &s.host).collect();
+    fields::put_host(&mut w, &hosts);
+    fields::put_lists(&mut w, &hosts);
+    put_containers(&mut w, samples);
+    w.buf
+}
+
+fn read_body(body: &[u8]) -> Result<Vec<Sample>, Error> {
+    let mut r = Reader::new(body);
+    let n = r.len(MAX_SAMPLES)?;
+    let times = column::get_stream(&mut r, n)?;
+    let mut samples = times
+        .into_iter()
+        .map(|ms| {
+            Ok(Sample {
+                at: DateTime::from_timestamp_millis(ms).ok_or(Error::Malformed("time out of range"))?,
+                ..Sample::default()
+            })
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    {
+        let mut hosts: Vec<&mut HostSample> = samples.iter_mut().map(|s| &mut s.host).collect();
+        fields::get_host(&mut r, &mut hosts)?;
+        fields::get_lists(&mut r, &mut hosts, MAX_KEYS)?;
+    }
+    get_containers(&mut r, &mut samples)?;
+    if !r.is_done() {
+        return Err(Error::Malformed("bytes after the last column"));
+    }
+    Ok(samples)
+}
+
+fn put_containers(w: &mut Writer, samples: &[Sample]) {
+    let fam: Family<u32> = Family::build(samples.iter().map(|s| Some(s.containers.iter().map(|c| &c.machine))));
+    fam.put(w, |w, k| w.uvar(u64::from(*k)));
+    // Docker states and health values, once per chunk
+    let mut words: BTreeMap<&str, u64> = BTreeMap::new();
+    for c in samples.iter().flat_map(|s| &s.containers) {
+        words.entry(&c.state).or_default();
+        if let Some(h) = &c.health {
+            words.entry(h).or_default();
+        }
+    }
+    for (i, v) in words.values_mut().enumerate() {
+        *v = i as u64;
+    }
+    w.len(words.len());
+    words.keys().for_each(|s| w.str(s));
+    for entries in fam.entries() {
+        let cs: Vec<&Container> = entries.iter().map(|(i, p)| &samples[*i].containers[*p]).collect();
+        column::put_ints(w, &cs.iter().map(|c| Some(words[c.state.as_str()])).collect::<Vec<_>>());
+        column::put_ints(
+            w,
+            &cs.iter()
+                .map(|c| c.health.as_deref().map(|h| words[h]))
+                .collect::<Vec<_>>(),
+        );
+        fields::put_container(w, &cs);
+    }
+}
+
+fn get_containers(r: &mut Reader<'_>, samples: &mut [Sample]) -> Result<(), Error> {
+    let fam: Family<u32> = Family::get(r, samples.len(), MAX_KEYS, |r| {
+        u32::try_from(r.uvar()?).map_err(|_| Error::Malformed("machine id out of range"))
+    })?;
+    let nwords = r.len(MAX_KEYS)?;
+    let words = (0..nwords).map(|_| r.str()).collect::<Result<Vec<_>, _>>()?;
+    let word = |i: u64| {
+        usize::try_from(i)
+            .ok()
+            .and_then(|i| words.get(i).cloned())
+            .ok_or(Error::Malformed("unknown word"))
+    };
+    for (s, layout) in samples.iter_mut().zip(&fam.layouts) {
+        s.containers = layout
+            .iter()
+            .flatten()
+            .map(|k| Container {
+                machine: fam.keys[*k as usize],
+                ..Container::default()
+            })
+            .collect();
+    }
+    for entries in fam.entries() {
+        let n = entries.len();
+        let states = column::get_ints(r, n)?;
+        let health = column::get_ints(r, n)?;
+        let mut cs: Vec<Container> = vec![Container::default(); n];
+        fields::get_container(r, &mut cs.iter_mut().collect::<Vec<_>>())?;
+        for (((i, p), mut c), (s, h)) in entries.iter().zip(cs).zip(states.into_iter().zip(health)) {
+            let slot = &mut samples[*i].containers[*p];
+            c.machine = slot.machine;
+            c.state = word(s.ok_or(Error::Malformed("container without state"))?)?;
+            c.health = h.map(word).transpose()?;
+            *slot = c;
+        }
+    }
+    Ok(())
+}
