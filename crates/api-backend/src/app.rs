@@ -89,6 +89,16 @@ async fn build_with(
         shutdown.clone(),
     )
     .await?;
+    // partitions before anything is compacted into them (rows would land in `p_future`)
+    store
+        .ensure_partitions(&config.storage.retention, chrono::Utc::now())
+        .await?;
+    tokio::spawn(crate::storage::run(
+        store.clone(),
+        config.storage.clone(),
+        crate::storage::StorageMetrics::register(&mut registry),
+        shutdown.clone(),
+    ));
     readiness.set(DATABASE_CHECK, true, "connected");
     metrics.database_up.set(1);
     tokio::spawn(watch_database(
@@ -107,6 +117,14 @@ async fn build_with(
         max_body: config.ingest_max_body_bytes,
         hub: hub.clone(),
         alerting: alerting.clone(),
+        ingest: crate::ingest::Ingest {
+            store: store.clone(),
+            metrics: metrics.clone(),
+            alerting: alerting.clone(),
+            hub: hub.clone(),
+            raw_retention: config.storage.retention.raw,
+        },
+        retention: config.storage.retention.clone(),
     };
     let router = http::router(state, config.tokens.clone(), &config.cors, ops);
     Ok(App {

@@ -70,8 +70,56 @@ pub struct Cli {
     #[arg(long, env = "ALERT_RETENTION_DAYS", default_value_t = 90,
           value_parser = clap::value_parser!(u32).range(1..=36_500))]
     pub alert_retention_days: u32,
+    /// How long raw (per-sample) data is kept
+    #[arg(long, env = "RETENTION_RAW", default_value = "7d", value_parser = parse_positive_duration)]
+    pub retention_raw: Duration,
+    /// How long per-minute rollups are kept
+    #[arg(long, env = "RETENTION_MINUTE", default_value = "90d", value_parser = parse_positive_duration)]
+    pub retention_minute: Duration,
+    /// How long per-hour rollups are kept
+    #[arg(long, env = "RETENTION_HOUR", default_value = "2y", value_parser = parse_positive_duration)]
+    pub retention_hour: Duration,
+    /// Disk budget for the sample and rollup tables (bytes, or with K/M/G/T: `200G`); beyond
+    /// it the oldest raw data goes first (none: no budget)
+    #[arg(long, env = "STORAGE_MAX_BYTES", value_parser = parse_bytes)]
+    pub storage_max_bytes: Option<u64>,
+    /// Samples older than this are in the compact form (the newer ones wait in a
+    /// write-optimised table)
+    #[arg(long, env = "STORAGE_COMPACT_AFTER", default_value = "10m", value_parser = parse_positive_duration)]
+    pub storage_compact_after: Duration,
     #[command(flatten)]
     pub notify: NotifyConfig,
+}
+
+/// `STORAGE_MAX_BYTES`: a whole number of bytes, optionally with a binary suffix (K, M, G, T;
+/// `200G` is 200 GiB).
+pub fn parse_bytes(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (digits, unit) = match t.find(|c: char| !c.is_ascii_digit() && c != '.') {
+        Some(i) => t.split_at(i),
+        None => (t, ""),
+    };
+    let shift = match unit
+        .trim()
+        .to_ascii_uppercase()
+        .trim_end_matches("IB")
+        .trim_end_matches('B')
+    {
+        "" => 0,
+        "K" => 10,
+        "M" => 20,
+        "G" => 30,
+        "T" => 40,
+        _ => return Err(format!("{s:?} is not a size like 500000000, 500M or 200G")),
+    };
+    let n: f64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size like 500000000, 500M or 200G"))?;
+    let bytes = n * (1u64 << shift) as f64;
+    if !(bytes >= 1.0 && bytes < u64::MAX as f64) {
+        return Err(format!("{s:?} must be at least one byte"));
+    }
+    Ok(bytes as u64)
 }
 
 /// Which cross-origin requests browsers may make.
@@ -120,6 +168,8 @@ pub struct Config {
     pub alert_retention_days: u32,
     /// Alert notifications (webhooks, cooldown, ...).
     pub notify: NotifyConfig,
+    /// Storage tiers: compaction and retention.
+    pub storage: crate::storage::Settings,
 }
 
 impl std::fmt::Debug for Config {
@@ -135,6 +185,7 @@ impl std::fmt::Debug for Config {
             .field("ingest_max_body_bytes", &self.ingest_max_body_bytes)
             .field("alert_retention_days", &self.alert_retention_days)
             .field("notify", &self.notify)
+            .field("storage", &self.storage)
             .finish()
     }
 }
@@ -153,6 +204,7 @@ impl Config {
             ingest_max_body_bytes: 16 * 1024 * 1024,
             alert_retention_days: 90,
             notify: NotifyConfig::default(),
+            storage: crate::storage::Settings::default(),
         }
     }
 
@@ -191,6 +243,15 @@ impl Config {
                 .map_err(|_| "INGEST_MAX_BODY_BYTES is too large for this platform".to_owned())?,
             alert_retention_days: cli.alert_retention_days,
             notify: cli.notify,
+            storage: storage(
+                cli.storage_compact_after,
+                crate::store::Retention {
+                    raw: cli.retention_raw,
+                    minute: cli.retention_minute,
+                    hour: cli.retention_hour,
+                    max_bytes: cli.storage_max_bytes,
+                },
+            )?,
         })
     }
 }
@@ -298,6 +359,21 @@ pub fn cors(entries: &[String]) -> Result<Cors, String> {
     Ok(Cors::Origins(origins))
 }
 
+/// The storage settings, checked together.
+fn storage(compact_after: Duration, retention: crate::store::Retention) -> Result<crate::storage::Settings, String> {
+    if compact_after >= retention.raw {
+        return Err(format!(
+            "STORAGE_COMPACT_AFTER ({}) must be shorter than RETENTION_RAW ({})",
+            humantime::format_duration(compact_after),
+            humantime::format_duration(retention.raw)
+        ));
+    }
+    Ok(crate::storage::Settings {
+        compact_after,
+        retention,
+    })
+}
+
 fn non_empty(v: Option<String>) -> Option<String> {
     v.filter(|s| !s.trim().is_empty())
 }
@@ -402,6 +478,43 @@ mod tests {
         assert!(first_line(&err.to_string()).contains("DATABASE_POOL_SIZE"), "{err}");
         let err = Cli::try_parse_from(["api-backend", "--listen", "nowhere"]).unwrap_err();
         assert!(first_line(&err.to_string()).contains("listen"), "{err}");
+    }
+
+    #[test]
+    fn storage_settings() {
+        let cli = Cli::try_parse_from(["api-backend", "--database-url", "mysql://u:p@h:1/d"]).unwrap();
+        let config = Config::from_cli(cli).unwrap();
+        assert_eq!(config.storage, crate::storage::Settings::default());
+        let cli = Cli::try_parse_from([
+            "api-backend",
+            "--database-url",
+            "mysql://u:p@h:1/d",
+            "--retention-raw",
+            "1h",
+            "--storage-max-bytes",
+            "1.5G",
+        ])
+        .unwrap();
+        let config = Config::from_cli(cli).unwrap();
+        assert_eq!(config.storage.retention.raw, Duration::from_secs(3600));
+        assert_eq!(config.storage.retention.max_bytes, Some(1_610_612_736));
+        let cli = Cli::try_parse_from([
+            "api-backend",
+            "--database-url",
+            "mysql://u:p@h:1/d",
+            "--retention-raw",
+            "5m",
+        ])
+        .unwrap();
+        assert!(Config::from_cli(cli).unwrap_err().starts_with("STORAGE_COMPACT_AFTER"));
+        assert_eq!(parse_bytes("200G"), Ok(200 << 30));
+        assert_eq!(parse_bytes("500000000"), Ok(500_000_000));
+        assert_eq!(parse_bytes("2 TiB"), Ok(2 << 40));
+        for bad in ["", "G", "12X", "0", "-5"] {
+            assert!(parse_bytes(bad).is_err(), "{bad}");
+        }
+        let err = Cli::try_parse_from(["api-backend", "--retention-hour", "forever"]).unwrap_err();
+        assert!(first_line(&err.to_string()).contains("retention-hour"), "{err}");
     }
 
     #[test]

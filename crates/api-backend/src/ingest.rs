@@ -1,18 +1,55 @@
-//! Ingest of a batch of records: validation one by one, de-duplication inside the batch, one
-//! storage transaction for the rest, and the counts the caller answers with. The records stored
-//! now are returned, so the live streams show new data only.
+//! The one ingest service, behind both `POST /api/v1/ingest` and the compat `POST
+//! /api/metrics`: parsed records are checked (rejections keep their index), de-duplicated inside
+//! the batch, shown to the alert engine (before storage: alerts wait neither for the transaction
+//! nor for MySQL), stored in one transaction, and the records stored now are published to the
+//! live streams (so they show new data only).
 
 use std::collections::HashSet;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{TimeDelta, Utc};
 use common::validate::ValidationError;
 use common::wire::Record;
 use serde::Serialize;
 
+use crate::alerting::Alerting;
 use crate::error::{Error, Result};
+use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::store::Store;
+
+/// Everything a batch passes through; cheap to clone.
+#[derive(Clone)]
+pub struct Ingest {
+    pub store: Store,
+    pub metrics: Metrics,
+    pub alerting: Alerting,
+    pub hub: Hub,
+    /// RETENTION_RAW: an older record is refused (its sample could not be checked for
+    /// duplicates, and retention would drop it at once).
+    pub raw_retention: Duration,
+}
+
+impl Ingest {
+    /// Validates, de-duplicates, alerts on, stores and publishes one batch.
+    pub async fn batch(&self, parsed: Vec<Result<Record, ValidationError>>) -> Result<Report> {
+        let oldest = Utc::now() - TimeDelta::from_std(self.raw_retention).unwrap_or(TimeDelta::MAX);
+        let parsed = parsed.into_iter().map(|p| p.and_then(|r| too_old(r, oldest))).collect();
+        let report = ingest(&self.store, &self.metrics, parsed, |r| self.alerting.observe(r)).await?;
+        report.stored.iter().for_each(|r| self.hub.publish_record(r));
+        Ok(report)
+    }
+}
+
+fn too_old(r: Record, oldest: chrono::DateTime<Utc>) -> Result<Record, ValidationError> {
+    if r.sampled_at < oldest {
+        return Err(ValidationError(format!(
+            "sampled_at: {} is older than the raw tier keeps (RETENTION_RAW), so it is not stored",
+            common::timefmt::format(&r.sampled_at)
+        )));
+    }
+    Ok(r)
+}
 
 /// A record refused as invalid, by its position in the batch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -68,9 +105,8 @@ pub fn dedupe(parsed: Vec<Result<Record, ValidationError>>) -> (Vec<Record>, usi
 
 /// Stores the valid records of a batch. On a storage failure nothing is stored. `before_storing`
 /// sees the valid, distinct records first (the alert engine: it ignores a record not newer than
-/// the last one of its host, so redelivered records change nothing, and alerts do not wait for
-/// the storage transaction, nor for MySQL at all while it is down).
-pub async fn ingest(
+/// the last one of its host, so redelivered records change nothing).
+async fn ingest(
     store: &Store,
     metrics: &Metrics,
     parsed: Vec<Result<Record, ValidationError>>,
@@ -91,7 +127,7 @@ pub async fn ingest(
     };
     before_storing(&unique);
     if !unique.is_empty() {
-        let written = store.store_batch(&unique, Utc::now()).await.inspect_err(|e| {
+        let written = store.store_batch(&unique).await.inspect_err(|e| {
             if matches!(e, Error::Unavailable(_)) {
                 metrics.ingest_unavailable.inc();
             }

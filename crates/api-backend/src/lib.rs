@@ -2,8 +2,10 @@
 //! MySQL and serves them over HTTP — the native `/api/v1`, the compat `/api` of the original
 //! Java system, `/health/*` and `/metrics`.
 //!
-//! Layout: [`config`] (settings), [`store`] (MySQL: schema, write and read paths), [`ingest`]
-//! (batch validation and de-duplication around the store), [`compat`] (the Java record format),
+//! Layout: [`config`] (settings), [`store`] (MySQL: schema, write and read paths, storage tiers),
+//! [`storage`] (the background work on the tiers: compaction, retention, legacy conversion),
+//! [`rollup`] (pure bucket aggregation), [`ingest`] (the one ingest service: validate, alert,
+//! store, publish), [`compat`] (the Java record format),
 //! [`status`] and [`params`] (pure helpers of the queries), [`http`] (routes), [`app`] (wiring),
 //! [`metrics`], [`error`]; [`alerts`] (the pure alert engine: rules, lifecycle, built-in
 //! alerts), [`notify`] (webhook notifications, cooldown, reminders, silences) and
@@ -21,7 +23,9 @@ pub mod ingest;
 pub mod metrics;
 pub mod notify;
 pub mod params;
+pub mod rollup;
 pub mod status;
+pub mod storage;
 pub mod store;
 
 pub use app::{build, run, App};

@@ -67,6 +67,54 @@ pub fn limit(s: Option<&str>, default: u32, max: u32) -> Result<u32, Error> {
     }
 }
 
+/// `tier`: which storage tier answers a samples query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TierChoice {
+    Auto,
+    Raw,
+    Minute,
+    Hour,
+}
+
+/// `tier=raw|minute|hour|auto` (absent: auto).
+pub fn tier(s: Option<&str>) -> Result<TierChoice, Error> {
+    match s.filter(|s| !s.is_empty()) {
+        None | Some("auto") => Ok(TierChoice::Auto),
+        Some("raw") => Ok(TierChoice::Raw),
+        Some("minute") => Ok(TierChoice::Minute),
+        Some("hour") => Ok(TierChoice::Hour),
+        Some(other) => Err(Error::InvalidParameter(format!(
+            "tier: {other:?} must be raw, minute, hour or auto"
+        ))),
+    }
+}
+
+/// `step`: seconds (`60`, `0.5`) or a duration (`5m`, `1h`); at least a millisecond.
+pub fn step(s: Option<&str>) -> Result<Option<Duration>, Error> {
+    let Some(s) = s.filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let bad = || {
+        Error::InvalidParameter(format!(
+            "step: {s:?} must be seconds (60) or a duration (5m, 1h), at least 1ms"
+        ))
+    };
+    let d = match s.parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs > 0.0 && secs < 1.0e9 => {
+            Duration::milliseconds((secs * 1000.0).round() as i64)
+        }
+        Ok(_) => return Err(bad()),
+        Err(_) => humantime::parse_duration(s)
+            .ok()
+            .and_then(|d| Duration::from_std(d).ok())
+            .ok_or_else(bad)?,
+    };
+    if d < Duration::milliseconds(1) || d > Duration::days(3650) {
+        return Err(bad());
+    }
+    Ok(Some(d))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,6 +156,20 @@ mod tests {
         assert!(err(range(Some("yesterday"), None, now, None)).starts_with("from"));
         assert!(err(range(None, Some("2026-02-30"), now, None)).starts_with("to"));
         assert!(err(range(Some("2026-01-03"), Some("2026-01-02"), now, None)).contains("must be before"));
+    }
+
+    #[test]
+    fn steps_and_tiers() {
+        assert_eq!(step(None).unwrap(), None);
+        assert_eq!(step(Some("60")).unwrap(), Some(Duration::seconds(60)));
+        assert_eq!(step(Some("0.5")).unwrap(), Some(Duration::milliseconds(500)));
+        assert_eq!(step(Some("5m")).unwrap(), Some(Duration::minutes(5)));
+        for bad in ["0", "-1", "soon", "0.0001", "NaN"] {
+            assert!(step(Some(bad)).unwrap_err().to_string().starts_with("step"), "{bad}");
+        }
+        assert_eq!(tier(None).unwrap(), TierChoice::Auto);
+        assert_eq!(tier(Some("hour")).unwrap(), TierChoice::Hour);
+        assert!(tier(Some("daily")).unwrap_err().to_string().starts_with("tier"));
     }
 
     #[test]

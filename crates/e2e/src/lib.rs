@@ -9,6 +9,7 @@ pub mod procs;
 pub mod records;
 pub mod services;
 pub mod sse;
+pub mod stored;
 pub mod wait;
 
 pub use procs::{free_port, Proc, Stack};

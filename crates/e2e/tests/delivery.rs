@@ -1,6 +1,7 @@
 //! Delivery: `collector simulate` produces 20,000 records across 200 hosts; the consumer is
 //! SIGKILLed at a random point and started again; the backend is stopped for 10 s mid-stream and
-//! started again. Every produced record is stored exactly once.
+//! started again, and compacts everything older than 5 s meanwhile. Every produced record is
+//! stored exactly once.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -15,9 +16,11 @@ const RECORDS: i64 = 20_000;
 async fn every_record_is_stored_exactly_once_through_crashes_and_outages() {
     let stack = Stack::new("delivery", 3).await;
     let (api, cport, simport) = (free_port(), free_port(), free_port());
-    let mut backend = stack.start_backend(api).await;
+    // records move from raw_recent into chunks while the crashes happen
+    let backend_env = [("STORAGE_COMPACT_AFTER", "5s".to_owned())];
+    let mut backend = stack.start_backend_with(api, &backend_env).await;
     let mut consumer = stack.start_consumer(api, cport, &[]).await;
-    let stored = || stack.db.count("SELECT COUNT(*) FROM ingested_records");
+    let stored = || e2e::stored::count(&stack.db.pool);
 
     let mut sim = Proc::spawn(
         "simulate",
@@ -63,7 +66,7 @@ async fn every_record_is_stored_exactly_once_through_crashes_and_outages() {
     );
     eprintln!("backend stopped after {} stored records", stored().await);
     tokio::time::sleep(Duration::from_secs(10)).await;
-    backend = stack.start_backend(api).await;
+    backend = stack.start_backend_with(api, &backend_env).await;
 
     assert!(
         sim.wait_exit(Duration::from_secs(300)).success(),
@@ -83,41 +86,42 @@ async fn every_record_is_stored_exactly_once_through_crashes_and_outages() {
         Duration::from_secs(120),
     )
     .await;
-    let produced_ids: HashSet<String> = produced
+    let produced_samples: HashSet<(String, i64)> = produced
         .iter()
         .map(|r| {
-            serde_json::from_slice::<serde_json::Value>(&r.value).unwrap()["record_id"]
-                .as_str()
-                .unwrap()
-                .to_owned()
+            let v: serde_json::Value = serde_json::from_slice(&r.value).unwrap();
+            let at = common::timefmt::parse(v["sampled_at"].as_str().unwrap()).unwrap();
+            (v["host_id"].as_str().unwrap().to_owned(), at.timestamp_millis())
         })
         .collect();
     assert_eq!(produced.len() as i64, RECORDS, "records in the topic");
-    assert_eq!(produced_ids.len() as i64, RECORDS, "distinct record ids produced");
-    let stored_ids: HashSet<String> =
-        sqlx::query_scalar::<_, String>("SELECT CONVERT(record_id USING utf8mb4) FROM ingested_records")
-            .fetch_all(&stack.db.pool)
-            .await
-            .unwrap()
-            .into_iter()
-            .collect();
-    assert_eq!(stored_ids.len() as i64, RECORDS, "distinct record ids stored");
-    assert!(stored_ids == produced_ids, "stored ids differ from produced ids");
+    assert_eq!(produced_samples.len() as i64, RECORDS, "distinct samples produced");
+    // wait for every record to be compacted, so both forms are checked
+    wait_until(Duration::from_secs(120), "everything to be compacted", || async {
+        (stack.db.count("SELECT COUNT(*) FROM raw_recent").await == 0).then_some(())
+    })
+    .await;
+    let stored_samples = e2e::stored::samples(&stack.db.pool).await;
+    assert_eq!(stored_samples.len() as i64, RECORDS, "one stored sample per record");
+    let distinct: HashSet<(String, i64)> = stored_samples.into_iter().collect();
+    assert!(distinct == produced_samples, "stored samples differ from produced ones");
     assert_eq!(
-        stack.db.count("SELECT COUNT(*) FROM host_samples").await,
+        stack
+            .db
+            .count("SELECT CAST(COALESCE(SUM(containers), 0) AS SIGNED) FROM raw_chunks")
+            .await,
         RECORDS,
-        "one host sample row per record"
+        "one container sample per record (1 container per host)"
     );
-    assert_eq!(
-        stack.db.count("SELECT COUNT(*) FROM container_samples").await,
-        RECORDS,
-        "one container sample row per record (1 container per host)"
-    );
-    assert_eq!(
-        stack.db.count("SELECT COUNT(*) FROM (SELECT machine_id, sampled_at FROM host_samples GROUP BY machine_id, sampled_at HAVING COUNT(*) > 1) d").await,
-        0,
-        "no duplicate host sample rows"
-    );
+    for table in ["host_minutes", "host_hours"] {
+        let counted = stack
+            .db
+            .count(&format!(
+                "SELECT CAST(COALESCE(SUM(cpu_percent_n), 0) AS SIGNED) FROM {table}"
+            ))
+            .await;
+        assert_eq!(counted, RECORDS, "{table} counts every record's CPU value once");
+    }
     assert_eq!(
         stack
             .db

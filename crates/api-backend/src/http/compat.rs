@@ -10,21 +10,19 @@ use serde_json::{json, Value};
 
 use super::ingest::read_body;
 use super::AppState;
+use crate::compat;
 use crate::error::{Error, Result};
-use crate::{compat, ingest};
 
 /// Converts one Java record to v1 and stores it through the native ingest path.
 pub async fn post_metrics(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Result<Json<Value>> {
     let body = read_body(body, state.max_body)?;
     let record = compat::parse(&body).map_err(Error::InvalidBody)?;
-    common::validate::validate(&record, Utc::now()).map_err(|e| Error::InvalidBody(e.0))?;
     let record_id = record.record_id.clone();
-    // The alert engine sees the record before the storage transaction; never waits.
-    let report = ingest::ingest(&state.store, &state.metrics, vec![Ok(record)], |r| {
-        state.alerting.observe(r)
-    })
-    .await?;
-    report.stored.iter().for_each(|r| state.hub.publish_record(r)); // live streams: committed, new records only
+    let checked = common::validate::validate(&record, Utc::now()).map(|()| record);
+    let report = state.ingest.batch(vec![checked]).await?;
+    if let Some(rejected) = report.rejected.first() {
+        return Err(Error::InvalidBody(rejected.error.clone()));
+    }
     Ok(Json(
         json!({"message": "ok", "record_id": record_id, "duplicate": report.accepted == 0}),
     ))

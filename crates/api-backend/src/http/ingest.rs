@@ -10,7 +10,6 @@ use chrono::Utc;
 
 use super::AppState;
 use crate::error::{Error, Result};
-use crate::ingest;
 
 pub async fn batch(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Result<Response> {
     let body = read_body(body, state.max_body)?;
@@ -30,9 +29,7 @@ pub async fn batch(State(state): State<AppState>, body: Result<Bytes, BytesRejec
         .iter()
         .map(|raw| common::validate::parse_record_json(raw.get(), now))
         .collect();
-    // The alert engine sees the records before the storage transaction; never waits.
-    let report = ingest::ingest(&state.store, &state.metrics, parsed, |r| state.alerting.observe(r)).await?;
-    report.stored.iter().for_each(|r| state.hub.publish_record(r)); // live streams: committed, new records only
+    let report = state.ingest.batch(parsed).await?;
     Ok((StatusCode::OK, Json(report.summary())).into_response())
 }
 

@@ -65,8 +65,12 @@ pub struct AppState {
     pub max_body: usize,
     /// Fan-out of stored alert events and records to the live streams.
     pub hub: Hub,
-    /// The alert engine: ingest hands it new records; rules, history and silences.
+    /// The alert engine: rules, history and silences.
     pub alerting: Alerting,
+    /// The ingest service (validate, alert, store, publish).
+    pub ingest: crate::ingest::Ingest,
+    /// Which tiers keep how much (for the samples queries' tier choice).
+    pub retention: crate::store::Retention,
 }
 
 /// The whole application router.

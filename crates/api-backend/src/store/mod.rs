@@ -1,12 +1,21 @@
 //! MySQL storage: the connection pool (connected with retries at start), the schema migrations,
-//! the write path of ingest, the read path of the queries, and alerting's rules, events,
-//! engine state and silences (`alerts`).
+//! the write path of ingest (`write`: records into `raw_recent`), the storage tiers (`raw`: the
+//! raw tier's tables, `compact`: `raw_recent` into chunks and rollups, `rollups`, `partitions`,
+//! `retention`, `legacy`: the pre-tier tables converted), the read paths (`read`: inventory and
+//! events, `samples`), and alerting's rules, events, engine state and silences (`alerts`).
 
 mod alerts;
 mod columns;
+mod compact;
+mod legacy;
 mod machines;
+mod partitions;
 mod plan;
+mod raw;
 mod read;
+mod retention;
+mod rollups;
+mod samples;
 mod write;
 
 use std::str::FromStr;
@@ -21,16 +30,21 @@ use crate::config::{redact_url, Config};
 use crate::error::{Error, Result};
 
 pub use alerts::{EventFilter, SavedState, StateChange, StoredEvent, StoredRule};
+pub use compact::Pass;
 pub use machines::Kind;
 pub use read::{
     ContainerSampleView, EventView, HostSampleView, InventoryContainer, InventoryHost, MachineRef, MachineView, Samples,
 };
+pub use retention::{Retention, Swept};
+pub use rollups::Tier;
+pub use samples::Source;
 
 /// Handle to the database; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
     pool: MySqlPool,
     machines: Arc<machines::Cache>,
+    watermark: Arc<compact::Watermark>,
 }
 
 /// First delay between connection attempts at start; doubles up to [`CONNECT_BACKOFF_MAX`].
@@ -71,6 +85,7 @@ impl Store {
         Store {
             pool,
             machines: Arc::new(machines::Cache::default()),
+            watermark: Arc::new(compact::Watermark::default()),
         }
     }
 
@@ -85,6 +100,12 @@ impl Store {
             Ok(result) => result.map(|_| ()).map_err(Error::from_sqlx),
             Err(_) => Err(Error::Unavailable(sqlx::Error::PoolTimedOut)),
         }
+    }
+
+    /// Records stored (in `raw_recent` or compacted) and the container samples among them.
+    pub async fn stored_counts(&self) -> Result<(u64, u64)> {
+        let mut conn = self.pool.acquire().await.map_err(Error::from_sqlx)?;
+        raw::counts(&mut conn).await.map_err(Error::from_sqlx)
     }
 
     /// Closes every connection (at shutdown).

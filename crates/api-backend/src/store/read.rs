@@ -7,8 +7,8 @@ use serde::Serialize;
 use sqlx::mysql::MySqlRow;
 use sqlx::Row as _;
 
-use super::columns::{db_time, opt_text, text, utc, widen, Details};
-use super::machines::Kind;
+use super::columns::{db_time, opt_text, text, utc};
+use super::machines::{Cache, Kind};
 use super::Store;
 use crate::error::{Error, Result};
 use crate::status::{self, ContainerFacts, Status};
@@ -47,6 +47,8 @@ pub struct MachineView {
 pub struct MachineRef {
     pub id: u32,
     pub kind: Kind,
+    /// The host whose records carry this machine's samples (itself, for a host).
+    pub host: u32,
     pub ext_id: String,
     pub name: String,
 }
@@ -117,13 +119,6 @@ impl Samples {
             Samples::Container(v) => v.last().map(|s| s.sampled_at),
         }
     }
-
-    fn truncate(&mut self, n: usize) {
-        match self {
-            Samples::Host(v) => v.truncate(n),
-            Samples::Container(v) => v.truncate(n),
-        }
-    }
 }
 
 /// One container event, as on the wire.
@@ -159,13 +154,11 @@ impl Store {
         let rows = sqlx::query(
             // machines.last_seen is refreshed at most every LAST_SEEN_REFRESH; the newest sample
             // (the last entry of the (machine_id, sampled_at) key) is exact
-            "SELECT m.kind, m.ext_id, m.name, h.ext_id AS host_ext_id, m.image, m.state, m.health, \
-             m.restart_count, m.interval_ms, h.interval_ms AS host_interval_ms, \
-             GREATEST(h.last_seen, COALESCE((SELECT MAX(hs.sampled_at) FROM host_samples hs WHERE hs.machine_id = h.id), h.last_seen)) AS host_last_seen, \
-             m.first_seen, \
-             GREATEST(m.last_seen, COALESCE(IF(m.kind = 'host', \
-                 (SELECT MAX(s.sampled_at) FROM host_samples s WHERE s.machine_id = m.id), \
-                 (SELECT MAX(c.sampled_at) FROM container_samples c WHERE c.machine_id = m.id)), m.last_seen)) AS last_seen, \
+            // machines.last_seen is refreshed at most every LAST_SEEN_REFRESH; the newest
+            // sample time this process stored is exact (machine_view takes the later one)
+            "SELECT m.id, m.kind, m.ext_id, m.name, h.id AS host_id, h.ext_id AS host_ext_id, m.image, m.state, \
+             m.health, m.restart_count, m.interval_ms, h.interval_ms AS host_interval_ms, \
+             h.last_seen AS host_last_seen, m.first_seen, m.last_seen, \
              m.removed_at, p.ext_id AS predecessor_ext_id \
              FROM machines m \
              LEFT JOIN machines h ON h.id = m.host_machine_id \
@@ -176,7 +169,7 @@ impl Store {
         .await
         .map_err(Error::from_sqlx)?;
         rows.iter()
-            .map(|r| machine_view(r, now))
+            .map(|r| machine_view(r, now, &self.machines))
             .collect::<Result<_, sqlx::Error>>()
             .map_err(Error::from_sqlx)
     }
@@ -184,16 +177,18 @@ impl Store {
     /// Finds a machine by external id, or a container by name when that is unambiguous (a name
     /// shared by several containers resolves to the one not removed, if there is exactly one).
     pub async fn resolve(&self, key: &str) -> Result<MachineRef> {
-        let by_id = sqlx::query("SELECT id, kind, ext_id, name FROM machines WHERE ext_id = ? ORDER BY kind LIMIT 1")
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(Error::from_sqlx)?;
+        let by_id = sqlx::query(
+            "SELECT id, kind, ext_id, name, host_machine_id FROM machines WHERE ext_id = ? ORDER BY kind LIMIT 1",
+        )
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(Error::from_sqlx)?;
         if let Some(row) = by_id {
             return machine_ref(&row).map_err(Error::from_sqlx);
         }
         let named = sqlx::query(
-            "SELECT id, kind, ext_id, name, removed_at FROM machines \
+            "SELECT id, kind, ext_id, name, host_machine_id, removed_at FROM machines \
              WHERE kind = 'container' AND name = ? ORDER BY last_seen DESC LIMIT 20",
         )
         .bind(key)
@@ -223,61 +218,6 @@ impl Store {
             }
         };
         machine_ref(chosen).map_err(Error::from_sqlx)
-    }
-
-    /// Samples in `[from, to)`, oldest first, at most `limit`; the flag tells whether more remain.
-    pub async fn samples(
-        &self,
-        m: &MachineRef,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-        limit: u32,
-    ) -> Result<(Samples, bool)> {
-        let fetch = i64::from(limit) + 1;
-        let mut samples = match m.kind {
-            Kind::Host => Samples::Host(
-                sqlx::query(
-                    "SELECT sampled_at, cpu_percent, cpu_cores, load1, load5, load15, mem_total_bytes, \
-                     mem_used_bytes, mem_available_bytes, mem_percent, swap_total_bytes, swap_used_bytes, \
-                     disk_read_bytes_per_sec, disk_write_bytes_per_sec, net_rx_bytes_per_sec, \
-                     net_tx_bytes_per_sec, uptime_secs, details FROM host_samples \
-                     WHERE machine_id = ? AND sampled_at >= ? AND sampled_at < ? ORDER BY sampled_at LIMIT ?",
-                )
-                .bind(m.id)
-                .bind(db_time(from))
-                .bind(db_time(to))
-                .bind(fetch)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(Error::from_sqlx)?
-                .iter()
-                .map(host_sample)
-                .collect::<Result<_, sqlx::Error>>()
-                .map_err(Error::from_sqlx)?,
-            ),
-            Kind::Container => Samples::Container(
-                sqlx::query(
-                    "SELECT sampled_at, state, health, restart_count, cpu_percent, mem_used_bytes, \
-                     mem_limit_bytes, mem_percent, net_rx_bytes_per_sec, net_tx_bytes_per_sec, \
-                     blk_read_bytes_per_sec, blk_write_bytes_per_sec, pids FROM container_samples \
-                     WHERE machine_id = ? AND sampled_at >= ? AND sampled_at < ? ORDER BY sampled_at LIMIT ?",
-                )
-                .bind(m.id)
-                .bind(db_time(from))
-                .bind(db_time(to))
-                .bind(fetch)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(Error::from_sqlx)?
-                .iter()
-                .map(container_sample)
-                .collect::<Result<_, sqlx::Error>>()
-                .map_err(Error::from_sqlx)?,
-            ),
-        };
-        let more = samples.len() > limit as usize;
-        samples.truncate(limit as usize);
-        Ok((samples, more))
     }
 
     /// Container events of a container (or of every container of a host) in `[from, to)`,
@@ -355,23 +295,35 @@ impl Store {
 
 fn machine_ref(r: &MySqlRow) -> Result<MachineRef, sqlx::Error> {
     let kind = text(r, "kind")?;
+    let kind = Kind::parse(&kind).ok_or_else(|| sqlx::Error::Decode(format!("unknown kind {kind:?}").into()))?;
+    let id: u32 = r.try_get("id")?;
+    let host: Option<u32> = r.try_get("host_machine_id")?;
     Ok(MachineRef {
-        id: r.try_get("id")?,
-        kind: Kind::parse(&kind).ok_or_else(|| sqlx::Error::Decode(format!("unknown kind {kind:?}").into()))?,
+        id,
+        kind,
+        host: match kind {
+            Kind::Host => id,
+            // a container seen only in events has no host row yet: it has no samples either
+            Kind::Container => host.unwrap_or(0),
+        },
         ext_id: text(r, "ext_id")?,
         name: text(r, "name")?,
     })
 }
 
-fn machine_view(r: &MySqlRow, now: DateTime<Utc>) -> Result<MachineView, sqlx::Error> {
+fn machine_view(r: &MySqlRow, now: DateTime<Utc>, cache: &Cache) -> Result<MachineView, sqlx::Error> {
     let kind = text(r, "kind")?;
     let kind = Kind::parse(&kind).ok_or_else(|| sqlx::Error::Decode(format!("unknown kind {kind:?}").into()))?;
-    let last_seen = utc(r.try_get("last_seen")?);
+    let newest = |id: Option<u32>, stored: Option<NaiveDateTime>| match (id.and_then(|i| cache.seen(i)), stored) {
+        (Some(seen), Some(stored)) => Some(seen.max(stored)),
+        (seen, stored) => stored.or(seen),
+    };
+    let last_seen = utc(newest(r.try_get("id")?, r.try_get("last_seen")?).unwrap_or_default());
     let removed_at: Option<NaiveDateTime> = r.try_get("removed_at")?;
     let state = opt_text(r, "state")?;
     let interval_ms: Option<u32> = r.try_get("interval_ms")?;
     let host_interval_ms: Option<u32> = r.try_get("host_interval_ms")?;
-    let host_last_seen: Option<NaiveDateTime> = r.try_get("host_last_seen")?;
+    let host_last_seen = newest(r.try_get("host_id")?, r.try_get("host_last_seen")?);
     let status = match kind {
         Kind::Host => status::host_status(last_seen, interval_ms, now),
         Kind::Container => status::container_status(
@@ -400,56 +352,5 @@ fn machine_view(r: &MySqlRow, now: DateTime<Utc>) -> Result<MachineView, sqlx::E
         last_seen,
         removed_at: removed_at.map(utc),
         status,
-    })
-}
-
-fn host_sample(r: &MySqlRow) -> Result<HostSampleView, sqlx::Error> {
-    let details = opt_text(r, "details")?;
-    let details: Details = match details {
-        Some(json) => serde_json::from_str(&json).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-        None => Details::default(),
-    };
-    Ok(HostSampleView {
-        sampled_at: utc(r.try_get("sampled_at")?),
-        host: HostSample {
-            cpu_percent: widen(r.try_get("cpu_percent")?),
-            cpu_cores: r.try_get::<Option<u16>, _>("cpu_cores")?.map(u32::from),
-            per_core_percent: details.per_core_percent,
-            load1: widen(r.try_get("load1")?),
-            load5: widen(r.try_get("load5")?),
-            load15: widen(r.try_get("load15")?),
-            mem_total_bytes: r.try_get("mem_total_bytes")?,
-            mem_used_bytes: r.try_get("mem_used_bytes")?,
-            mem_available_bytes: r.try_get("mem_available_bytes")?,
-            mem_percent: widen(r.try_get("mem_percent")?),
-            swap_total_bytes: r.try_get("swap_total_bytes")?,
-            swap_used_bytes: r.try_get("swap_used_bytes")?,
-            disk_read_bytes_per_sec: widen(r.try_get("disk_read_bytes_per_sec")?),
-            disk_write_bytes_per_sec: widen(r.try_get("disk_write_bytes_per_sec")?),
-            net_rx_bytes_per_sec: widen(r.try_get("net_rx_bytes_per_sec")?),
-            net_tx_bytes_per_sec: widen(r.try_get("net_tx_bytes_per_sec")?),
-            interfaces: details.interfaces,
-            filesystems: details.filesystems,
-            temperatures_c: details.temperatures_c,
-            uptime_secs: r.try_get::<Option<u32>, _>("uptime_secs")?.map(u64::from),
-        },
-    })
-}
-
-fn container_sample(r: &MySqlRow) -> Result<ContainerSampleView, sqlx::Error> {
-    Ok(ContainerSampleView {
-        sampled_at: utc(r.try_get("sampled_at")?),
-        state: text(r, "state")?,
-        health: opt_text(r, "health")?,
-        restart_count: r.try_get("restart_count")?,
-        cpu_percent: widen(r.try_get("cpu_percent")?),
-        mem_used_bytes: r.try_get("mem_used_bytes")?,
-        mem_limit_bytes: r.try_get("mem_limit_bytes")?,
-        mem_percent: widen(r.try_get("mem_percent")?),
-        net_rx_bytes_per_sec: widen(r.try_get("net_rx_bytes_per_sec")?),
-        net_tx_bytes_per_sec: widen(r.try_get("net_tx_bytes_per_sec")?),
-        blk_read_bytes_per_sec: widen(r.try_get("blk_read_bytes_per_sec")?),
-        blk_write_bytes_per_sec: widen(r.try_get("blk_write_bytes_per_sec")?),
-        pids: r.try_get("pids")?,
     })
 }

@@ -1,28 +1,36 @@
-//! The ingest transaction: one per batch, all or nothing. New record ids go into the idempotency
-//! set, machines are created or refreshed, samples and events are inserted with multi-row
-//! statements. A conflict with a concurrent batch (the same record id, a deadlock) rolls back and
-//! retries the whole batch.
+//! The ingest transaction: one per batch, all or nothing. A record is new unless its id is in
+//! `raw_recent` or its host already has a sample at the same time (in `raw_recent` or, for a
+//! record older than the compaction watermark, in its chunk). Machines are created or
+//! refreshed, each new record becomes one `raw_recent` row (its host and containers encoded
+//! together), events are inserted with multi-row statements. A conflict with a concurrent batch
+//! (the same record, a deadlock) rolls back and retries the whole batch.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use common::wire::Record;
 use sqlx::mysql::MySqlConnection;
 use sqlx::{MySql, QueryBuilder};
 
-use super::columns::{clip, db_time, details_json, health_code, narrow, state_code, text, u16_of, u32_of, CHUNK};
+use super::columns::{clip, db_time, u32_of, CHUNK};
 use super::machines::{self, Kind, NewContainer, Row};
 use super::plan::Plan;
+use super::raw::{self, RecentRow};
 use super::Store;
 use crate::error::{Error, Result};
 
 /// Tries of one batch before a persistent conflict is reported as unavailable.
 const ATTEMPTS: u32 = 5;
 
-/// Per record whether it is new, and the machine ids to cache once the transaction committed.
-/// Per record stored-now or not, machine ids found, machine rows written.
-type Attempt = (Vec<bool>, Vec<(Kind, String, u32)>, Vec<(u32, machines::Written)>);
+/// Per record stored-now or not, machine ids found, machine rows written, newest sample time
+/// per machine: what to cache once the transaction committed.
+type Attempt = (
+    Vec<bool>,
+    Vec<(Kind, String, u32)>,
+    Vec<(u32, machines::Written)>,
+    Vec<(u32, NaiveDateTime)>,
+);
 
 /// What storing a batch did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,12 +43,13 @@ pub struct Written {
 
 impl Store {
     /// Stores the records whose ids were not stored before. The ids in `records` must be distinct.
-    pub async fn store_batch(&self, records: &[Record], received_at: DateTime<Utc>) -> Result<Written> {
+    pub async fn store_batch(&self, records: &[Record]) -> Result<Written> {
         let mut retries = 0;
         loop {
-            match self.try_store(records, received_at).await {
-                Ok((new, found, written)) => {
+            match self.try_store(records).await {
+                Ok((new, found, written, seen)) => {
                     self.machines.remember(found, written);
+                    self.machines.note_seen(seen);
                     return Ok(Written { new, retries });
                 }
                 Err(e) if retries + 1 < ATTEMPTS && is_conflict(&e) => {
@@ -55,16 +64,16 @@ impl Store {
 
     /// One attempt: the transaction commits, or is rolled back before this returns (so its
     /// locks never outlive the attempt).
-    async fn try_store(&self, records: &[Record], received_at: DateTime<Utc>) -> Result<Attempt, sqlx::Error> {
+    async fn try_store(&self, records: &[Record]) -> Result<Attempt, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
-        match self.write(&mut tx, records, received_at).await {
+        match self.write(&mut tx, records).await {
             Ok(Some(done)) => {
                 tx.commit().await?;
                 Ok(done)
             }
             Ok(None) => {
                 tx.rollback().await?;
-                Ok((vec![false; records.len()], Vec::new(), Vec::new()))
+                Ok((vec![false; records.len()], Vec::new(), Vec::new(), Vec::new()))
             }
             Err(e) => {
                 if let Err(rollback) = tx.rollback().await {
@@ -76,40 +85,37 @@ impl Store {
     }
 
     /// The statements of one attempt; `None` when every record was stored before.
-    async fn write(
-        &self,
-        conn: &mut MySqlConnection,
-        records: &[Record],
-        received_at: DateTime<Utc>,
-    ) -> Result<Option<Attempt>, sqlx::Error> {
-        let existing = existing_records(&mut *conn, records).await?;
-        let new: Vec<bool> = records
-            .iter()
-            .map(|r| !existing.contains(r.record_id.as_str()))
-            .collect();
+    async fn write(&self, conn: &mut MySqlConnection, records: &[Record]) -> Result<Option<Attempt>, sqlx::Error> {
+        let keys: Vec<raw::RecordKey> = records.iter().map(|r| raw::record_key(&r.record_id)).collect();
+        let known = raw::existing_keys(&mut *conn, &keys).await?;
+        let candidates: Vec<usize> = (0..records.len()).filter(|i| !known.contains(&keys[*i])).collect();
+        if candidates.is_empty() {
+            return Ok(None);
+        }
+        // hosts first: a sample is a duplicate when its host already has one at the same time
+        let host_plan = Plan::build(&candidates.iter().map(|i| &records[*i]).collect::<Vec<_>>());
+        let host_rows: Vec<Row<'_>> = host_plan.hosts.iter().map(|(ext, h)| host_row(ext, h)).collect();
+        let hosts = machines::ensure(&mut *conn, &self.machines, Kind::Host, &host_rows).await?;
+        let taken = self.taken_times(&mut *conn, records, &candidates, &hosts.ids).await?;
+        let mut seen = HashSet::new();
+        let mut new = vec![false; records.len()];
+        for i in &candidates {
+            let r = &records[*i];
+            let Some(host) = hosts.ids.get(r.host_id.as_str()) else {
+                continue;
+            };
+            let at = db_time(r.sampled_at);
+            if !taken.contains(&(*host, at)) && seen.insert((*host, at)) {
+                new[*i] = true;
+            }
+        }
         let fresh: Vec<&Record> = records.iter().zip(&new).filter(|(_, n)| **n).map(|(r, _)| r).collect();
         if fresh.is_empty() {
             return Ok(None);
         }
         let plan = Plan::build(&fresh);
 
-        let host_rows: Vec<Row<'_>> = plan
-            .hosts
-            .iter()
-            .map(|(ext, h)| Row {
-                ext_id: ext,
-                name: clip(h.name, 255),
-                host_machine_id: None,
-                image: None,
-                state: None,
-                health: None,
-                restart_count: None,
-                interval_ms: u32_of(Some(h.interval_ms)),
-                first_seen: db_time(h.first_seen),
-                last_seen: db_time(h.last_seen),
-            })
-            .collect();
-        let hosts = machines::ensure(&mut *conn, &self.machines, Kind::Host, &host_rows).await?;
+        let host_rows: Vec<Row<'_>> = plan.hosts.iter().map(|(ext, h)| host_row(ext, h)).collect();
         let host_updates = self.changed(&host_rows, &hosts.ids);
         machines::update_latest(&mut *conn, &host_updates).await?;
 
@@ -146,9 +152,8 @@ impl Store {
         let container_updates = self.changed(&sampled_rows, &containers.ids);
         machines::update_latest(&mut *conn, &container_updates).await?;
 
-        insert_records(&mut *conn, &fresh, &hosts.ids, received_at).await?;
-        insert_host_samples(&mut *conn, &fresh, &hosts.ids).await?;
-        insert_container_samples(&mut *conn, &fresh, &containers.ids).await?;
+        let rows = recent_rows(&fresh, &hosts.ids, &containers.ids);
+        raw::insert_recent(&mut *conn, &rows).await?;
         insert_events(&mut *conn, &fresh, &hosts.ids, &containers.ids).await?;
         let removed: Vec<_> = plan
             .removals
@@ -177,7 +182,70 @@ impl Store {
             .chain(&container_updates)
             .map(|(id, r)| (*id, machines::Written::of(r)))
             .collect();
-        Ok(Some((new, found, written)))
+        let seen = host_rows
+            .iter()
+            .filter_map(|r| Some((*hosts.ids.get(r.ext_id)?, r.last_seen)))
+            .chain(
+                sampled_rows
+                    .iter()
+                    .filter_map(|r| Some((*containers.ids.get(r.ext_id)?, r.last_seen))),
+            )
+            .collect();
+        Ok(Some((new, found, written, seen)))
+    }
+
+    /// The (host, time) pairs among the candidates that are stored already: in `raw_recent`,
+    /// or, for records older than the compaction watermark, in their chunk.
+    async fn taken_times(
+        &self,
+        conn: &mut MySqlConnection,
+        records: &[Record],
+        candidates: &[usize],
+        hosts: &HashMap<&str, u32>,
+    ) -> Result<HashSet<(u32, NaiveDateTime)>, sqlx::Error> {
+        let pairs: Vec<(u32, NaiveDateTime, DateTime<Utc>)> = candidates
+            .iter()
+            .filter_map(|i| {
+                let r = &records[*i];
+                Some((*hosts.get(r.host_id.as_str())?, db_time(r.sampled_at), r.sampled_at))
+            })
+            .collect();
+        let recent: Vec<(u32, NaiveDateTime)> = pairs.iter().map(|(h, at, _)| (*h, *at)).collect();
+        let mut taken = raw::recent_times(&mut *conn, &recent).await?;
+        // read after the recent rows: a sample moved out of them meanwhile is in its chunk by now
+        let watermark = self.watermark.get();
+        let late: Vec<(u32, NaiveDateTime, DateTime<Utc>)> =
+            pairs.into_iter().filter(|(_, _, t)| *t < watermark).collect();
+        if late.is_empty() {
+            return Ok(taken);
+        }
+        let windows: Vec<(u32, NaiveDateTime)> = late
+            .iter()
+            .map(|(h, _, t)| (*h, db_time(raw::chunk_start(*t))))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let spans = raw::chunk_spans(&mut *conn, &windows).await?;
+        let inside: Vec<(u32, NaiveDateTime)> = late
+            .iter()
+            .filter_map(|(h, at, t)| {
+                let key = (*h, db_time(raw::chunk_start(*t)));
+                let (first, last) = spans.get(&key)?;
+                (first <= at && at <= last).then_some(key)
+            })
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        if inside.is_empty() {
+            return Ok(taken);
+        }
+        for ((host, _), payload) in raw::chunk_payloads(&mut *conn, &inside).await? {
+            // an undecodable chunk counts as holding nothing: the compactor keeps its samples apart
+            for s in codec::decode(&payload).unwrap_or_default() {
+                taken.insert((host, db_time(s.at)));
+            }
+        }
+        Ok(taken)
     }
 
     /// The rows (with their machine ids) that change their machine row; see [`machines::Cache::changes`].
@@ -191,7 +259,7 @@ impl Store {
 
 /// A unique-key race with a concurrent batch (1062), a deadlock (1213), a lock wait timeout
 /// (1205), or a machine another batch created but had not committed yet (`RowNotFound`).
-fn is_conflict(e: &sqlx::Error) -> bool {
+pub(super) fn is_conflict(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::RowNotFound)
         || e.as_database_error()
             .and_then(|db| db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())
@@ -210,126 +278,6 @@ fn with_ids<'a>(rows: &[Row<'a>], ids: &HashMap<&str, u32>) -> Vec<(u32, Row<'a>
     rows.iter()
         .filter_map(|r| Some((*ids.get(r.ext_id)?, r.clone())))
         .collect()
-}
-
-async fn existing_records(conn: &mut MySqlConnection, records: &[Record]) -> Result<HashSet<String>, sqlx::Error> {
-    let mut existing = HashSet::new();
-    for chunk in records.chunks(CHUNK) {
-        let mut q = QueryBuilder::<MySql>::new("SELECT record_id FROM ingested_records WHERE record_id IN (");
-        let mut list = q.separated(", ");
-        for r in chunk {
-            list.push_bind(r.record_id.as_str());
-        }
-        q.push(")");
-        for row in q.build().persistent(false).fetch_all(&mut *conn).await? {
-            existing.insert(text(&row, "record_id")?);
-        }
-    }
-    Ok(existing)
-}
-
-// Full chunks always have the same SQL text, so their prepared statements are kept in the
-// connection's statement cache (`persistent`); the shorter last chunk of a batch is not.
-
-async fn insert_records(
-    conn: &mut MySqlConnection,
-    records: &[&Record],
-    hosts: &HashMap<&str, u32>,
-    received_at: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    let received_at = db_time(received_at);
-    for chunk in records.chunks(CHUNK) {
-        let mut q = QueryBuilder::<MySql>::new(
-            "INSERT INTO ingested_records (record_id, machine_id, sampled_at, received_at) ",
-        );
-        q.push_values(chunk, |mut b, r| {
-            b.push_bind(r.record_id.as_str())
-                .push_bind(hosts.get(r.host_id.as_str()).copied())
-                .push_bind(db_time(r.sampled_at))
-                .push_bind(received_at);
-        });
-        q.build().persistent(chunk.len() == CHUNK).execute(&mut *conn).await?;
-    }
-    Ok(())
-}
-
-async fn insert_host_samples(
-    conn: &mut MySqlConnection,
-    records: &[&Record],
-    hosts: &HashMap<&str, u32>,
-) -> Result<(), sqlx::Error> {
-    for chunk in records.chunks(CHUNK) {
-        let mut q = QueryBuilder::<MySql>::new(
-            "INSERT INTO host_samples (machine_id, sampled_at, cpu_percent, cpu_cores, load1, load5, load15, \
-             mem_total_bytes, mem_used_bytes, mem_available_bytes, mem_percent, swap_total_bytes, swap_used_bytes, \
-             disk_read_bytes_per_sec, disk_write_bytes_per_sec, net_rx_bytes_per_sec, net_tx_bytes_per_sec, \
-             uptime_secs, details) ",
-        );
-        q.push_values(chunk, |mut b, r| {
-            let h = &r.host;
-            b.push_bind(hosts.get(r.host_id.as_str()).copied())
-                .push_bind(db_time(r.sampled_at))
-                .push_bind(narrow(h.cpu_percent))
-                .push_bind(u16_of(h.cpu_cores))
-                .push_bind(narrow(h.load1))
-                .push_bind(narrow(h.load5))
-                .push_bind(narrow(h.load15))
-                .push_bind(h.mem_total_bytes)
-                .push_bind(h.mem_used_bytes)
-                .push_bind(h.mem_available_bytes)
-                .push_bind(narrow(h.mem_percent))
-                .push_bind(h.swap_total_bytes)
-                .push_bind(h.swap_used_bytes)
-                .push_bind(narrow(h.disk_read_bytes_per_sec))
-                .push_bind(narrow(h.disk_write_bytes_per_sec))
-                .push_bind(narrow(h.net_rx_bytes_per_sec))
-                .push_bind(narrow(h.net_tx_bytes_per_sec))
-                .push_bind(u32_of(h.uptime_secs))
-                .push_bind(details_json(h));
-        });
-        // two records of one host for the same millisecond: the first one stored is kept
-        q.push(" ON DUPLICATE KEY UPDATE machine_id = machine_id");
-        q.build().persistent(chunk.len() == CHUNK).execute(&mut *conn).await?;
-    }
-    Ok(())
-}
-
-async fn insert_container_samples(
-    conn: &mut MySqlConnection,
-    records: &[&Record],
-    containers: &HashMap<&str, u32>,
-) -> Result<(), sqlx::Error> {
-    let rows: Vec<_> = records
-        .iter()
-        .flat_map(|r| r.containers.iter().map(move |c| (r.sampled_at, c)))
-        .filter_map(|(t, c)| Some((*containers.get(c.id.as_str())?, t, c)))
-        .collect();
-    for chunk in rows.chunks(CHUNK) {
-        let mut q = QueryBuilder::<MySql>::new(
-            "INSERT INTO container_samples (machine_id, sampled_at, cpu_percent, mem_used_bytes, mem_limit_bytes, \
-             mem_percent, net_rx_bytes_per_sec, net_tx_bytes_per_sec, blk_read_bytes_per_sec, \
-             blk_write_bytes_per_sec, pids, state, health, restart_count) ",
-        );
-        q.push_values(chunk, |mut b, (id, t, c)| {
-            b.push_bind(*id)
-                .push_bind(db_time(*t))
-                .push_bind(narrow(c.cpu_percent))
-                .push_bind(c.mem_used_bytes)
-                .push_bind(c.mem_limit_bytes)
-                .push_bind(narrow(c.mem_percent))
-                .push_bind(narrow(c.net_rx_bytes_per_sec))
-                .push_bind(narrow(c.net_tx_bytes_per_sec))
-                .push_bind(narrow(c.blk_read_bytes_per_sec))
-                .push_bind(narrow(c.blk_write_bytes_per_sec))
-                .push_bind(u32_of(c.pids))
-                .push_bind(state_code(&c.state))
-                .push_bind(health_code(c.health.as_deref()))
-                .push_bind(u32_of(c.restart_count));
-        });
-        q.push(" ON DUPLICATE KEY UPDATE machine_id = machine_id");
-        q.build().persistent(chunk.len() == CHUNK).execute(&mut *conn).await?;
-    }
-    Ok(())
 }
 
 async fn insert_events(
@@ -360,4 +308,69 @@ async fn insert_events(
         q.build().persistent(false).execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+/// A host's inventory row as the batch describes it.
+fn host_row<'a>(ext: &'a str, h: &super::plan::HostFacts<'a>) -> Row<'a> {
+    Row {
+        ext_id: ext,
+        name: clip(h.name, 255),
+        host_machine_id: None,
+        image: None,
+        state: None,
+        health: None,
+        restart_count: None,
+        interval_ms: u32_of(Some(h.interval_ms)),
+        first_seen: db_time(h.first_seen),
+        last_seen: db_time(h.last_seen),
+    }
+}
+
+/// Each record as one `raw_recent` row: the host's values and its containers' (by machine id,
+/// the first entry of a container listed twice), encoded together.
+fn recent_rows(records: &[&Record], hosts: &HashMap<&str, u32>, containers: &HashMap<&str, u32>) -> Vec<RecentRow> {
+    records
+        .iter()
+        .filter_map(|r| {
+            let sample = sample_of(r, containers);
+            Some(RecentRow {
+                host: *hosts.get(r.host_id.as_str())?,
+                at: db_time(r.sampled_at),
+                key: raw::record_key(&r.record_id),
+                containers: u16::try_from(sample.containers.len()).unwrap_or(u16::MAX),
+                payload: codec::encode(std::slice::from_ref(&sample), raw::RECENT_LEVEL),
+            })
+        })
+        .collect()
+}
+
+/// A record as the raw tier stores it.
+pub(super) fn sample_of(r: &Record, containers: &HashMap<&str, u32>) -> codec::Sample {
+    let mut seen = HashSet::new();
+    codec::Sample {
+        at: common::timefmt::truncate_millis(r.sampled_at),
+        host: r.host.clone(),
+        containers: r
+            .containers
+            .iter()
+            .filter_map(|c| {
+                let machine = *containers.get(c.id.as_str())?;
+                seen.insert(machine).then(|| codec::Container {
+                    machine,
+                    state: c.state.clone(),
+                    health: c.health.clone(),
+                    restart_count: c.restart_count,
+                    cpu_percent: c.cpu_percent,
+                    mem_used_bytes: c.mem_used_bytes,
+                    mem_limit_bytes: c.mem_limit_bytes,
+                    mem_percent: c.mem_percent,
+                    net_rx_bytes_per_sec: c.net_rx_bytes_per_sec,
+                    net_tx_bytes_per_sec: c.net_tx_bytes_per_sec,
+                    blk_read_bytes_per_sec: c.blk_read_bytes_per_sec,
+                    blk_write_bytes_per_sec: c.blk_write_bytes_per_sec,
+                    pids: c.pids,
+                })
+            })
+            .collect(),
+    }
 }

@@ -57,7 +57,7 @@ async fn ingest_needs_the_ingest_token_when_set() {
         StatusCode::UNAUTHORIZED,
         "unauthorized",
     );
-    assert_eq!(t.count("ingested_records").await, 0);
+    assert_eq!(t.stored().await.0, 0);
     let ok = post_with(&t, "/api/v1/ingest", Some("Bearer in-secret"), &batch).await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
     assert_eq!(ok.json["accepted"], 1);

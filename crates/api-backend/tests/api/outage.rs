@@ -46,5 +46,5 @@ async fn storage_outage_answers_503_and_recovers() {
         retried.json["accepted"], 1,
         "the failed batch stored nothing, so its retry is new"
     );
-    assert_eq!(t.count("host_samples").await, 2);
+    assert_eq!(t.stored().await.0, 2);
 }

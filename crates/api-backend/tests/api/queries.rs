@@ -22,6 +22,17 @@ async fn samples_come_back_with_the_fields_that_were_sent() {
     assert_eq!(samples.len(), 1);
     let mut expect = r["host"].clone();
     expect["sampled_at"] = json!("2026-03-01T10:00:00.123Z");
+    // byte rates are kept to the byte (percentages to 0.01, temperatures to 0.1)
+    for (field, kept) in [
+        ("disk_read_bytes_per_sec", 4097.0),
+        ("disk_write_bytes_per_sec", 123457.0),
+        ("net_rx_bytes_per_sec", 1500.0),
+        ("net_tx_bytes_per_sec", 901.0),
+    ] {
+        expect[field] = json!(kept);
+    }
+    expect["interfaces"][0]["rx_bytes_per_sec"] = json!(1500.0);
+    expect["interfaces"][0]["tx_bytes_per_sec"] = json!(901.0);
     assert_eq!(samples[0], expect);
 
     let reply = t
@@ -35,6 +46,8 @@ async fn samples_come_back_with_the_fields_that_were_sent() {
         obj.remove(gone);
     }
     obj.insert("sampled_at".into(), json!("2026-03-01T10:00:00.123Z"));
+    obj.insert("net_rx_bytes_per_sec".into(), json!(101.0));
+    obj.insert("net_tx_bytes_per_sec".into(), json!(200.0));
     assert_eq!(reply.json["samples"], json!([expect]));
 }
 

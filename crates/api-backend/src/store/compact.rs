@@ -1,0 +1,270 @@
+//! Compaction: moves samples older than the cutoff from `raw_recent` into their chunks in
+//! `raw_chunks`, and folds the samples new to a chunk into the minute and hour rollups, all in
+//! one transaction per group of hosts, so a crash leaves every sample in exactly one place and
+//! counted once. A sample whose host already has one at the same time is dropped (the first
+//! stored wins). The legacy conversion merges through the same path.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use codec::Sample;
+use sqlx::mysql::MySqlConnection;
+
+use super::columns::{db_time, utc};
+use super::raw::{self, ChunkRow};
+use super::rollups::{self, Tier};
+use super::Store;
+use crate::error::{Error, Result};
+use crate::rollup::{self, Bucket, Key};
+
+/// Hosts compacted per transaction.
+const HOSTS_PER_TX: usize = 25;
+/// Tries of one group before the pass gives up on it (it is tried again next pass).
+const ATTEMPTS: u32 = 5;
+
+/// Samples of one host for one chunk window, keyed (host, window start).
+pub type Windows = BTreeMap<(u32, DateTime<Utc>), Vec<Sample>>;
+
+/// The newest cutoff any compaction may have used: records sampled before it may already be in
+/// a chunk, so ingest looks there for duplicates. Starts at the process's start time (an
+/// earlier process may have compacted anything older).
+#[derive(Debug)]
+pub struct Watermark(AtomicI64);
+
+impl Default for Watermark {
+    fn default() -> Self {
+        Watermark(AtomicI64::new(Utc::now().timestamp_millis()))
+    }
+}
+
+impl Watermark {
+    pub fn get(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(self.0.load(Ordering::SeqCst)).unwrap_or_default()
+    }
+
+    /// Raised before a pass reads anything, so no ingest can miss a chunk it writes.
+    fn raise(&self, to: DateTime<Utc>) {
+        self.0.fetch_max(to.timestamp_millis(), Ordering::SeqCst);
+    }
+}
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Pass {
+    /// Records moved out of `raw_recent`.
+    pub records: u64,
+    /// Samples new to their chunk (the others were duplicates by host and time).
+    pub added: u64,
+    pub chunks: u64,
+    pub retries: u32,
+    /// Hosts left for the next pass because a stored chunk of theirs could not be decoded.
+    pub skipped: u64,
+    /// Recent rows that could not be decoded (dropped, and logged).
+    pub undecodable: u64,
+}
+
+/// The merge of one window: the chunk's samples in time order, and those new to it.
+pub fn merge(existing: Vec<Sample>, incoming: Vec<Sample>) -> (Vec<Sample>, Vec<Sample>) {
+    let mut times: HashSet<i64> = existing.iter().map(|s| s.at.timestamp_millis()).collect();
+    let added: Vec<Sample> = incoming
+        .into_iter()
+        .filter(|s| times.insert(s.at.timestamp_millis()))
+        .collect();
+    let mut all = existing;
+    all.extend(added.iter().cloned());
+    all.sort_by_key(|s| s.at);
+    (all, added)
+}
+
+impl Store {
+    /// Compacts every sample older than `cutoff`.
+    pub async fn compact(&self, cutoff: DateTime<Utc>) -> Result<Pass> {
+        self.watermark.raise(cutoff);
+        let before = db_time(cutoff);
+        let mut conn = self.pool.acquire().await.map_err(Error::from_sqlx)?;
+        let hosts = raw::hosts_with_recent_before(&mut conn, before)
+            .await
+            .map_err(Error::from_sqlx)?;
+        drop(conn);
+        let mut pass = Pass::default();
+        for group in hosts.chunks(HOSTS_PER_TX) {
+            let mut attempt = 0;
+            loop {
+                match self.compact_group(group, before).await {
+                    Ok(done) => {
+                        pass.records += done.records;
+                        pass.added += done.added;
+                        pass.chunks += done.chunks;
+                        pass.skipped += done.skipped;
+                        pass.undecodable += done.undecodable;
+                        break;
+                    }
+                    Err(e) if attempt + 1 < ATTEMPTS && super::write::is_conflict(&e) => {
+                        attempt += 1;
+                        pass.retries += 1;
+                        tracing::debug!(error = %e, attempt, "compaction conflicted with ingest, retrying");
+                    }
+                    Err(e) => return Err(Error::from_sqlx(e)),
+                }
+            }
+        }
+        Ok(pass)
+    }
+
+    async fn compact_group(&self, hosts: &[u32], before: NaiveDateTime) -> Result<Pass, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let rows = raw::recent_before(&mut tx, hosts, before).await?;
+        let mut windows = Windows::new();
+        let mut ranges: BTreeMap<u32, (NaiveDateTime, NaiveDateTime)> = BTreeMap::new();
+        let mut undecodable = 0u64;
+        for (host, at, payload) in &rows {
+            let range = ranges.entry(*host).or_insert((*at, *at));
+            range.0 = range.0.min(*at);
+            range.1 = range.1.max(*at);
+            match codec::decode(payload) {
+                Ok(samples) => {
+                    for s in samples {
+                        windows.entry((*host, raw::chunk_start(s.at))).or_default().push(s);
+                    }
+                }
+                Err(e) => {
+                    undecodable += 1;
+                    tracing::error!(host, at = %utc(*at), error = %e, "a recent row cannot be decoded; dropped");
+                }
+            }
+        }
+        let merged = merge_into_tiers(&mut tx, windows).await?;
+        // rows of skipped windows stay for the next pass
+        let ranges: Vec<(u32, NaiveDateTime, NaiveDateTime)> = ranges
+            .into_iter()
+            .filter(|(h, _)| !merged.skipped_hosts.contains(h))
+            .map(|(h, (a, b))| (h, a, b))
+            .collect();
+        let expect = rows
+            .iter()
+            .filter(|(h, _, _)| !merged.skipped_hosts.contains(h))
+            .count() as u64;
+        let deleted = raw::delete_recent(&mut tx, &ranges).await?;
+        if deleted != expect {
+            // a late row was inserted into one of the ranges meanwhile: it would be lost
+            tx.rollback().await?;
+            return Err(sqlx::Error::RowNotFound);
+        }
+        tx.commit().await?;
+        Ok(Pass {
+            records: deleted,
+            added: merged.added,
+            chunks: merged.chunks,
+            retries: 0,
+            skipped: merged.skipped_hosts.len() as u64,
+            undecodable,
+        })
+    }
+}
+
+/// What [`merge_into_tiers`] wrote.
+pub struct Merged {
+    pub added: u64,
+    pub chunks: u64,
+    /// Hosts with a window whose stored chunk could not be decoded: nothing of theirs written.
+    pub skipped_hosts: HashSet<u32>,
+}
+
+/// Merges samples into their chunks (written back whole) and the samples new to a chunk into
+/// the minute and hour rollups. The caller owns the transaction.
+pub async fn merge_into_tiers(conn: &mut MySqlConnection, windows: Windows) -> Result<Merged, sqlx::Error> {
+    let keys: Vec<(u32, NaiveDateTime)> = windows.keys().map(|(h, w)| (*h, db_time(*w))).collect();
+    let stored = raw::chunk_payloads(&mut *conn, &keys).await?;
+    let mut skipped_hosts = HashSet::new();
+    // (host, window), the chunk's samples, the incoming ones
+    type Pending = ((u32, DateTime<Utc>), Vec<Sample>, Vec<Sample>);
+    let mut decoded: Vec<Pending> = Vec::new();
+    for ((host, start), incoming) in windows {
+        let existing = match stored.get(&(host, db_time(start))).map(|p| codec::decode(p)) {
+            None => Vec::new(),
+            Some(Ok(samples)) => samples,
+            Some(Err(e)) => {
+                tracing::error!(host, chunk = %start, error = %e, "a stored chunk cannot be decoded; its host's new samples wait");
+                skipped_hosts.insert(host);
+                continue;
+            }
+        };
+        decoded.push(((host, start), existing, incoming));
+    }
+    let mut chunks = Vec::new();
+    let mut deltas: HashMap<Tier, BTreeMap<Key, Bucket>> = HashMap::new();
+    let mut added_total = 0u64;
+    for ((host, start), existing, incoming) in decoded {
+        if skipped_hosts.contains(&host) {
+            continue;
+        }
+        let (all, added) = merge(existing, incoming);
+        if added.is_empty() {
+            continue;
+        }
+        added_total += added.len() as u64;
+        for tier in Tier::ALL {
+            rollup::aggregate(host, &added, tier.width(), deltas.entry(tier).or_default());
+        }
+        chunks.push(ChunkRow {
+            host,
+            start: db_time(start),
+            first_at: db_time(all.first().map_or(start, |s| s.at)),
+            last_at: db_time(all.last().map_or(start, |s| s.at)),
+            samples: all.len() as u32,
+            containers: all.iter().map(|s| s.containers.len() as u32).sum(),
+            payload: codec::encode(&all, raw::CHUNK_LEVEL),
+        });
+    }
+    raw::put_chunks(&mut *conn, &chunks).await?;
+    for (tier, delta) in deltas {
+        let keys: Vec<Key> = delta.keys().copied().collect();
+        let mut stored = rollups::get(&mut *conn, tier, &keys).await?;
+        let merged: Vec<(Key, Bucket)> = delta
+            .into_iter()
+            .map(|(k, d)| match stored.remove(&k) {
+                Some(mut b) => {
+                    b.merge(&d);
+                    (k, b)
+                }
+                None => (k, d),
+            })
+            .collect();
+        rollups::put(&mut *conn, tier, &merged).await?;
+    }
+    Ok(Merged {
+        added: added_total,
+        chunks: chunks.len() as u64,
+        skipped_hosts,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(ms: i64, cpu: f64) -> Sample {
+        Sample {
+            at: DateTime::from_timestamp_millis(ms).unwrap(),
+            host: common::wire::HostSample {
+                cpu_percent: Some(cpu),
+                ..Default::default()
+            },
+            containers: vec![],
+        }
+    }
+
+    #[test]
+    fn the_first_stored_sample_of_a_time_wins_and_order_is_restored() {
+        let (all, added) = merge(
+            vec![s(1000, 1.0), s(3000, 3.0)],
+            vec![s(2000, 2.0), s(3000, 9.0), s(2000, 8.0)],
+        );
+        let times: Vec<i64> = all.iter().map(|s| s.at.timestamp_millis()).collect();
+        assert_eq!(times, [1000, 2000, 3000]);
+        assert_eq!(all[2].host.cpu_percent, Some(3.0));
+        assert_eq!(added.len(), 1);
+        assert_eq!(added[0].host.cpu_percent, Some(2.0));
+    }
+}

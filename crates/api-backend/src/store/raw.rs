@@ -1,0 +1,323 @@
+//! The raw tier's two tables and their SQL: `raw_recent` (one row per record, the
+//! write-optimised form, until compacted) and `raw_chunks` (one row per host and
+//! [`CHUNK_WINDOW`], compacted). Rows hold samples encoded by the `codec` crate.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
+use sha2::{Digest, Sha256};
+use sqlx::mysql::MySqlConnection;
+use sqlx::{MySql, QueryBuilder, Row as _};
+
+use super::columns::{db_time, utc, CHUNK};
+
+/// The span of one chunk: windows aligned to the epoch, so a sample's chunk is known from its
+/// time alone.
+pub const CHUNK_WINDOW: TimeDelta = TimeDelta::minutes(10);
+
+/// zstd level of compacted chunks, and of the one-record rows of `raw_recent`.
+pub const CHUNK_LEVEL: codec::Level = Some(3);
+pub const RECENT_LEVEL: codec::Level = Some(1);
+
+/// A record's identity in the duplicate set: the first 16 bytes of SHA-256 of its id.
+pub type RecordKey = [u8; 16];
+
+pub fn record_key(record_id: &str) -> RecordKey {
+    let digest = Sha256::digest(record_id.as_bytes());
+    digest[..16].try_into().expect("SHA-256 is 32 bytes")
+}
+
+/// The start of the chunk window `t` falls in.
+pub fn chunk_start(t: DateTime<Utc>) -> DateTime<Utc> {
+    crate::rollup::bucket_start(t, CHUNK_WINDOW)
+}
+
+/// One row of `raw_recent`.
+#[derive(Debug, Clone)]
+pub struct RecentRow {
+    pub host: u32,
+    pub at: NaiveDateTime,
+    pub key: RecordKey,
+    pub containers: u16,
+    pub payload: Vec<u8>,
+}
+
+/// One row of `raw_chunks`.
+#[derive(Debug, Clone)]
+pub struct ChunkRow {
+    pub host: u32,
+    pub start: NaiveDateTime,
+    pub first_at: NaiveDateTime,
+    pub last_at: NaiveDateTime,
+    pub samples: u32,
+    pub containers: u32,
+    pub payload: Vec<u8>,
+}
+
+/// Which of `keys` are in `raw_recent` (records stored and not yet compacted).
+pub async fn existing_keys(conn: &mut MySqlConnection, keys: &[RecordKey]) -> Result<HashSet<RecordKey>, sqlx::Error> {
+    let mut out = HashSet::new();
+    for chunk in keys.chunks(CHUNK) {
+        let mut q = QueryBuilder::<MySql>::new("SELECT record_key FROM raw_recent WHERE record_key IN (");
+        let mut list = q.separated(", ");
+        for k in chunk {
+            list.push_bind(k.as_slice());
+        }
+        q.push(")");
+        for row in q.build().persistent(false).fetch_all(&mut *conn).await? {
+            let k: Vec<u8> = row.try_get("record_key")?;
+            if let Ok(k) = k.try_into() {
+                out.insert(k);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Which (host, sample time) pairs already have a row in `raw_recent`.
+pub async fn recent_times(
+    conn: &mut MySqlConnection,
+    pairs: &[(u32, NaiveDateTime)],
+) -> Result<HashSet<(u32, NaiveDateTime)>, sqlx::Error> {
+    let mut out = HashSet::new();
+    for chunk in pairs.chunks(CHUNK) {
+        let mut q = QueryBuilder::<MySql>::new(
+            "SELECT host_machine_id, sampled_at FROM raw_recent WHERE (host_machine_id, sampled_at) IN (",
+        );
+        let mut list = q.separated(", ");
+        for (host, at) in chunk {
+            list.push("(")
+                .push_bind_unseparated(*host)
+                .push_unseparated(", ")
+                .push_bind_unseparated(*at)
+                .push_unseparated(")");
+        }
+        q.push(")");
+        for row in q.build().persistent(false).fetch_all(&mut *conn).await? {
+            out.insert((row.try_get("host_machine_id")?, row.try_get("sampled_at")?));
+        }
+    }
+    Ok(out)
+}
+
+/// Inserts rows into `raw_recent`. A row whose key or (host, time) is taken fails the statement
+/// (a concurrent batch stored it first; the caller retries the batch).
+pub async fn insert_recent(conn: &mut MySqlConnection, rows: &[RecentRow]) -> Result<(), sqlx::Error> {
+    // few rows per statement: each carries a payload of about a kilobyte
+    for chunk in rows.chunks(CHUNK / 2) {
+        let mut q = QueryBuilder::<MySql>::new(
+            "INSERT INTO raw_recent (host_machine_id, sampled_at, record_key, containers, payload) ",
+        );
+        q.push_values(chunk, |mut b, r| {
+            b.push_bind(r.host)
+                .push_bind(r.at)
+                .push_bind(r.key.as_slice())
+                .push_bind(r.containers)
+                .push_bind(r.payload.as_slice());
+        });
+        q.build()
+            .persistent(chunk.len() == CHUNK / 2)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The first and last sample time of the chunks named by (host, chunk start).
+pub async fn chunk_spans(
+    conn: &mut MySqlConnection,
+    keys: &[(u32, NaiveDateTime)],
+) -> Result<HashMap<(u32, NaiveDateTime), (NaiveDateTime, NaiveDateTime)>, sqlx::Error> {
+    let mut out = HashMap::new();
+    for chunk in keys.chunks(CHUNK) {
+        let mut q = QueryBuilder::<MySql>::new(
+            "SELECT host_machine_id, chunk_start, first_at, last_at FROM raw_chunks \
+             WHERE (host_machine_id, chunk_start) IN (",
+        );
+        push_pairs(&mut q, chunk);
+        for row in q.build().persistent(false).fetch_all(&mut *conn).await? {
+            out.insert(
+                (row.try_get("host_machine_id")?, row.try_get("chunk_start")?),
+                (row.try_get("first_at")?, row.try_get("last_at")?),
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// The payloads of the chunks named by (host, chunk start).
+pub async fn chunk_payloads(
+    conn: &mut MySqlConnection,
+    keys: &[(u32, NaiveDateTime)],
+) -> Result<HashMap<(u32, NaiveDateTime), Vec<u8>>, sqlx::Error> {
+    let mut out = HashMap::new();
+    for chunk in keys.chunks(50) {
+        let mut q = QueryBuilder::<MySql>::new(
+            "SELECT host_machine_id, chunk_start, payload FROM raw_chunks WHERE (host_machine_id, chunk_start) IN (",
+        );
+        push_pairs(&mut q, chunk);
+        for row in q.build().persistent(false).fetch_all(&mut *conn).await? {
+            out.insert(
+                (row.try_get("host_machine_id")?, row.try_get("chunk_start")?),
+                row.try_get("payload")?,
+            );
+        }
+    }
+    Ok(out)
+}
+
+fn push_pairs(q: &mut QueryBuilder<'_, MySql>, pairs: &[(u32, NaiveDateTime)]) {
+    let mut list = q.separated(", ");
+    for (host, at) in pairs {
+        list.push("(")
+            .push_bind_unseparated(*host)
+            .push_unseparated(", ")
+            .push_bind_unseparated(*at)
+            .push_unseparated(")");
+    }
+    q.push(")");
+}
+
+/// Writes chunks, replacing what their keys held.
+pub async fn put_chunks(conn: &mut MySqlConnection, rows: &[ChunkRow]) -> Result<(), sqlx::Error> {
+    for chunk in rows.chunks(20) {
+        let mut q = QueryBuilder::<MySql>::new(
+            "INSERT INTO raw_chunks (host_machine_id, chunk_start, first_at, last_at, samples, containers, payload) ",
+        );
+        q.push_values(chunk, |mut b, r| {
+            b.push_bind(r.host)
+                .push_bind(r.start)
+                .push_bind(r.first_at)
+                .push_bind(r.last_at)
+                .push_bind(r.samples)
+                .push_bind(r.containers)
+                .push_bind(r.payload.as_slice());
+        });
+        q.push(
+            " ON DUPLICATE KEY UPDATE first_at = VALUES(first_at), last_at = VALUES(last_at), \
+             samples = VALUES(samples), containers = VALUES(containers), payload = VALUES(payload)",
+        );
+        q.build().persistent(false).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// The `raw_recent` rows of `hosts` sampled before `before`, oldest first per host.
+pub async fn recent_before(
+    conn: &mut MySqlConnection,
+    hosts: &[u32],
+    before: NaiveDateTime,
+) -> Result<Vec<(u32, NaiveDateTime, Vec<u8>)>, sqlx::Error> {
+    let mut out = Vec::new();
+    for chunk in hosts.chunks(CHUNK) {
+        let mut q = QueryBuilder::<MySql>::new(
+            "SELECT host_machine_id, sampled_at, payload FROM raw_recent WHERE host_machine_id IN (",
+        );
+        let mut list = q.separated(", ");
+        for h in chunk {
+            list.push_bind(*h);
+        }
+        q.push(") AND sampled_at < ")
+            .push_bind(before)
+            .push(" ORDER BY host_machine_id, sampled_at");
+        for row in q.build().persistent(false).fetch_all(&mut *conn).await? {
+            out.push((
+                row.try_get("host_machine_id")?,
+                row.try_get("sampled_at")?,
+                row.try_get("payload")?,
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// Deletes the `raw_recent` rows of each host between two times (inclusive) and returns how
+/// many went: the caller compares with what it read, as a row inserted meanwhile in a range
+/// would go too.
+pub async fn delete_recent(
+    conn: &mut MySqlConnection,
+    ranges: &[(u32, NaiveDateTime, NaiveDateTime)],
+) -> Result<u64, sqlx::Error> {
+    let mut deleted = 0;
+    for chunk in ranges.chunks(CHUNK) {
+        let mut q = QueryBuilder::<MySql>::new("DELETE FROM raw_recent WHERE ");
+        for (i, (host, from, to)) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(" OR ");
+            }
+            q.push("(host_machine_id = ")
+                .push_bind(*host)
+                .push(" AND sampled_at BETWEEN ")
+                .push_bind(*from)
+                .push(" AND ")
+                .push_bind(*to)
+                .push(")");
+        }
+        deleted += q.build().persistent(false).execute(&mut *conn).await?.rows_affected();
+    }
+    Ok(deleted)
+}
+
+/// Hosts with rows in `raw_recent` sampled before `before`.
+pub async fn hosts_with_recent_before(
+    conn: &mut MySqlConnection,
+    before: NaiveDateTime,
+) -> Result<Vec<u32>, sqlx::Error> {
+    // one probe per host of the primary key (host, time)
+    sqlx::query_scalar("SELECT host_machine_id FROM raw_recent GROUP BY host_machine_id HAVING MIN(sampled_at) < ?")
+        .bind(before)
+        .fetch_all(&mut *conn)
+        .await
+}
+
+/// One host's chunks that may hold samples in `[from, to)`, in time order, at most `max`.
+pub async fn read_chunks(
+    conn: &mut MySqlConnection,
+    host: u32,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    max: u32,
+) -> Result<Vec<(DateTime<Utc>, Vec<u8>)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT chunk_start, payload FROM raw_chunks WHERE host_machine_id = ? AND chunk_start >= ? \
+         AND chunk_start < ? ORDER BY chunk_start LIMIT ?",
+    )
+    .bind(host)
+    .bind(db_time(chunk_start(from)))
+    .bind(db_time(to))
+    .bind(max)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((utc(r.try_get("chunk_start")?), r.try_get("payload")?)))
+        .collect()
+}
+
+/// One host's `raw_recent` rows sampled in `[from, to)`.
+pub async fn read_recent(
+    conn: &mut MySqlConnection,
+    host: u32,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<Vec<u8>>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT payload FROM raw_recent WHERE host_machine_id = ? AND sampled_at >= ? AND sampled_at < ? \
+         ORDER BY sampled_at",
+    )
+    .bind(host)
+    .bind(db_time(from))
+    .bind(db_time(to))
+    .fetch_all(&mut *conn)
+    .await
+}
+
+/// Stored record count (recent rows plus compacted samples) and container samples among them.
+pub(super) async fn counts(conn: &mut MySqlConnection) -> Result<(u64, u64), sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT CAST((SELECT COUNT(*) FROM raw_recent) + (SELECT COALESCE(SUM(samples), 0) FROM raw_chunks) AS UNSIGNED) AS records, \
+         CAST((SELECT COALESCE(SUM(containers), 0) FROM raw_recent) + (SELECT COALESCE(SUM(containers), 0) FROM raw_chunks) AS UNSIGNED) AS containers",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok((row.try_get("records")?, row.try_get("containers")?))
+}

@@ -1,0 +1,263 @@
+//! Retention of the storage tiers: partitions are added ahead of time; data older than a tier's
+//! window goes, whole partitions by dropping them and the rows of the partition the cutoff falls
+//! in by small per-machine deletes; an optional disk budget then drops the oldest raw
+//! partitions first (then minute, then hour ones), keeping each tier's newest. Container events
+//! are kept as long as the minute tier. None of it touches `raw_recent`, so ingest goes on.
+
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use sqlx::mysql::MySqlConnection;
+use sqlx::{Executor, MySql, QueryBuilder};
+
+use super::columns::db_time;
+use super::machines::Kind;
+use super::partitions::{self, Unit};
+use super::Store;
+use crate::error::{Error, Result};
+
+/// How long each tier keeps data, and the optional disk budget.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retention {
+    pub raw: Duration,
+    pub minute: Duration,
+    pub hour: Duration,
+    /// `STORAGE_MAX_BYTES`: data and indexes of the storage tables together.
+    pub max_bytes: Option<u64>,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            raw: Duration::from_secs(7 * 86_400),
+            minute: Duration::from_secs(90 * 86_400),
+            // `2y` as humantime reads it (365.25 days a year)
+            hour: Duration::from_secs(63_115_200),
+            max_bytes: None,
+        }
+    }
+}
+
+/// The tables one tier keeps, with their time column and partition unit.
+struct TierTables {
+    tables: &'static [&'static str],
+    column: &'static str,
+    key: &'static str,
+    unit: Unit,
+}
+
+const RAW: TierTables = TierTables {
+    tables: &["raw_chunks"],
+    column: "chunk_start",
+    key: "host_machine_id",
+    unit: Unit::Day,
+};
+const MINUTE: TierTables = TierTables {
+    tables: &["host_minutes", "container_minutes"],
+    column: "bucket",
+    key: "machine_id",
+    unit: Unit::Day,
+};
+const HOUR: TierTables = TierTables {
+    tables: &["host_hours", "container_hours"],
+    column: "bucket",
+    key: "machine_id",
+    unit: Unit::Month,
+};
+
+/// Every table whose size counts against `STORAGE_MAX_BYTES`.
+pub const STORAGE_TABLES: &[&str] = &[
+    "raw_recent",
+    "raw_chunks",
+    "host_minutes",
+    "container_minutes",
+    "host_hours",
+    "container_hours",
+    "container_events",
+    "host_samples",
+    "container_samples",
+    "ingested_records",
+];
+
+/// Machines per boundary DELETE.
+const DELETE_MACHINES: usize = 200;
+
+/// What one sweep did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Swept {
+    pub partitions_added: usize,
+    pub partitions_dropped: Vec<String>,
+    pub rows_deleted: u64,
+    /// Partitions dropped to stay within the disk budget (also in `partitions_dropped`).
+    pub over_budget: Vec<String>,
+}
+
+fn days(d: Duration) -> TimeDelta {
+    TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
+}
+
+impl Store {
+    /// Adds the partitions `now` needs, up to two days ahead (records may be up to a day ahead
+    /// of the backend's clock). On a new table the first one starts today: it also holds
+    /// anything older, and goes once all of that is past retention.
+    pub async fn ensure_partitions(&self, _r: &Retention, now: DateTime<Utc>) -> Result<usize> {
+        let mut conn = self.pool.acquire().await.map_err(Error::from_sqlx)?;
+        let today = now.date_naive();
+        let mut added = 0;
+        for t in [&RAW, &MINUTE, &HOUR] {
+            let from = today;
+            let through = match t.unit {
+                Unit::Day => today + TimeDelta::days(2),
+                Unit::Month => today + TimeDelta::days(31),
+            };
+            for table in t.tables {
+                added += partitions::ensure(&mut conn, table, t.unit, from, through)
+                    .await
+                    .map_err(Error::from_sqlx)?;
+            }
+        }
+        Ok(added)
+    }
+
+    /// Applies retention at `now`: partitions ahead, old data out, then the disk budget.
+    pub async fn sweep(&self, r: &Retention, now: DateTime<Utc>) -> Result<Swept> {
+        let mut swept = Swept {
+            partitions_added: self.ensure_partitions(r, now).await?,
+            ..Swept::default()
+        };
+        let mut conn = self.pool.acquire().await.map_err(Error::from_sqlx)?;
+        for (t, keep) in [(&RAW, r.raw), (&MINUTE, r.minute), (&HOUR, r.hour)] {
+            let cutoff = now - days(keep).min(TimeDelta::days(36_500));
+            for table in t.tables {
+                let dropped = partitions::drop_before(&mut conn, table, cutoff.date_naive())
+                    .await
+                    .map_err(Error::from_sqlx)?;
+                swept
+                    .partitions_dropped
+                    .extend(dropped.into_iter().map(|p| format!("{table}.{p}")));
+                swept.rows_deleted += self
+                    .delete_older(&mut conn, table, t, cutoff)
+                    .await
+                    .map_err(Error::from_sqlx)?;
+            }
+        }
+        swept.rows_deleted += delete_events_before(&mut conn, now - days(r.minute).min(TimeDelta::days(36_500)))
+            .await
+            .map_err(Error::from_sqlx)?;
+        if let Some(max) = r.max_bytes {
+            let over = self.keep_within(&mut conn, max).await.map_err(Error::from_sqlx)?;
+            swept.partitions_dropped.extend(over.iter().cloned());
+            swept.over_budget = over;
+        }
+        Ok(swept)
+    }
+
+    /// Deletes rows older than `cutoff` that a dropped partition did not take, a few machines at
+    /// a time (each delete is a range of the primary key, in the oldest partitions only).
+    async fn delete_older(
+        &self,
+        conn: &mut MySqlConnection,
+        table: &str,
+        t: &TierTables,
+        cutoff: DateTime<Utc>,
+    ) -> Result<u64, sqlx::Error> {
+        let kind = if table.starts_with("container") {
+            Kind::Container
+        } else {
+            Kind::Host
+        };
+        let ids: Vec<u32> = sqlx::query_scalar("SELECT id FROM machines WHERE kind = ? ORDER BY id")
+            .bind(kind.as_str())
+            .fetch_all(&mut *conn)
+            .await?;
+        let mut deleted = 0;
+        for chunk in ids.chunks(DELETE_MACHINES) {
+            let mut q = QueryBuilder::<MySql>::new(format!("DELETE FROM {table} WHERE {} IN (", t.key));
+            let mut list = q.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            // a chunk goes once all of its window is older than the cutoff
+            let before = if table == "raw_chunks" {
+                cutoff - super::raw::CHUNK_WINDOW
+            } else {
+                cutoff
+            };
+            q.push(format!(") AND {} < ", t.column)).push_bind(db_time(before));
+            deleted += q.build().persistent(false).execute(&mut *conn).await?.rows_affected();
+        }
+        Ok(deleted)
+    }
+
+    /// Drops the oldest partitions (raw first, then minute, then hour; each tier keeps its
+    /// newest) while the storage tables are larger than `max` bytes.
+    async fn keep_within(&self, conn: &mut MySqlConnection, max: u64) -> Result<Vec<String>, sqlx::Error> {
+        let mut dropped = Vec::new();
+        for t in [&RAW, &MINUTE, &HOUR] {
+            loop {
+                let total = storage_bytes(&mut *conn).await?;
+                if total <= max {
+                    return Ok(dropped);
+                }
+                // the oldest partition day of the tier, across its tables
+                let mut oldest: Option<NaiveDate> = None;
+                let mut with_data = 0;
+                for table in t.tables {
+                    let parts = partitions::list(&mut *conn, table).await?;
+                    with_data = with_data.max(parts.iter().filter(|p| p.bound.is_some()).count());
+                    if let Some(b) = parts.iter().filter_map(|p| p.bound).min() {
+                        oldest = Some(oldest.map_or(b, |o| o.min(b)));
+                    }
+                }
+                let Some(bound) = oldest.filter(|_| with_data > 3) else {
+                    break; // keep the newest partitions (today and the ones ahead)
+                };
+                for table in t.tables {
+                    let gone = partitions::drop_before(&mut *conn, table, bound).await?;
+                    dropped.extend(gone.into_iter().map(|p| format!("{table}.{p}")));
+                    conn.execute(format!("ANALYZE TABLE {table}").as_str()).await?;
+                }
+                tracing::warn!(max, total, before = %bound, "STORAGE_MAX_BYTES exceeded: dropped the oldest partition");
+            }
+        }
+        Ok(dropped)
+    }
+
+    /// Data and index bytes of the storage tables, per table.
+    pub async fn storage_sizes(&self) -> Result<Vec<(String, u64)>> {
+        let mut conn = self.pool.acquire().await.map_err(Error::from_sqlx)?;
+        sizes(&mut conn).await.map_err(Error::from_sqlx)
+    }
+}
+
+async fn sizes(conn: &mut MySqlConnection) -> Result<Vec<(String, u64)>, sqlx::Error> {
+    let mut q = QueryBuilder::<MySql>::new(
+        "SELECT CONVERT(table_name USING utf8mb4), CAST(data_length + index_length AS UNSIGNED) \
+         FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name IN (",
+    );
+    let mut list = q.separated(", ");
+    for t in STORAGE_TABLES {
+        list.push_bind(*t);
+    }
+    q.push(")");
+    q.build_query_as::<(String, u64)>().fetch_all(&mut *conn).await
+}
+
+async fn storage_bytes(conn: &mut MySqlConnection) -> Result<u64, sqlx::Error> {
+    Ok(sizes(conn).await?.iter().map(|(_, b)| *b).sum())
+}
+
+async fn delete_events_before(conn: &mut MySqlConnection, cutoff: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+    let mut deleted = 0;
+    loop {
+        let n = sqlx::query("DELETE FROM container_events WHERE at < ? ORDER BY at LIMIT 5000")
+            .bind(db_time(cutoff))
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+        deleted += n;
+        if n < 5000 {
+            return Ok(deleted);
+        }
+    }
+}
