@@ -119,3 +119,6 @@ CREATE TABLE container_hours (
     PRIMARY KEY (machine_id, bucket)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin
   PARTITION BY RANGE COLUMNS (bucket) (PARTITION p_future VALUES LESS THAN (MAXVALUE));
+
+-- Retention of container events (kept as long as the minute tier) deletes by time.
+ALTER TABLE container_events ADD KEY ix_container_events_at (at);

@@ -79,8 +79,10 @@ pub const STORAGE_TABLES: &[&str] = &[
     "ingested_records",
 ];
 
-/// Machines per boundary DELETE.
+/// Machines per boundary DELETE, and rows per statement (small, so no statement holds many
+/// locks for long).
 const DELETE_MACHINES: usize = 200;
+const DELETE_ROWS: u64 = 5000;
 
 /// What one sweep did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -145,7 +147,7 @@ impl Store {
             .await
             .map_err(Error::from_sqlx)?;
         if let Some(max) = r.max_bytes {
-            let over = self.keep_within(&mut conn, max).await.map_err(Error::from_sqlx)?;
+            let over = self.keep_within(&mut conn, max, now).await.map_err(Error::from_sqlx)?;
             swept.partitions_dropped.extend(over.iter().cloned());
             swept.over_budget = over;
         }
@@ -171,27 +173,41 @@ impl Store {
             .fetch_all(&mut *conn)
             .await?;
         let mut deleted = 0;
+        // a chunk goes once all of its window is older than the cutoff
+        let before = if table == "raw_chunks" {
+            cutoff - super::raw::CHUNK_WINDOW
+        } else {
+            cutoff
+        };
         for chunk in ids.chunks(DELETE_MACHINES) {
-            let mut q = QueryBuilder::<MySql>::new(format!("DELETE FROM {table} WHERE {} IN (", t.key));
-            let mut list = q.separated(", ");
-            for id in chunk {
-                list.push_bind(*id);
+            loop {
+                let mut q = QueryBuilder::<MySql>::new(format!("DELETE FROM {table} WHERE {} IN (", t.key));
+                let mut list = q.separated(", ");
+                for id in chunk {
+                    list.push_bind(*id);
+                }
+                q.push(format!(") AND {} < ", t.column))
+                    .push_bind(db_time(before))
+                    .push(format!(" LIMIT {DELETE_ROWS}"));
+                let n = q.build().persistent(false).execute(&mut *conn).await?.rows_affected();
+                deleted += n;
+                if n < DELETE_ROWS {
+                    break;
+                }
             }
-            // a chunk goes once all of its window is older than the cutoff
-            let before = if table == "raw_chunks" {
-                cutoff - super::raw::CHUNK_WINDOW
-            } else {
-                cutoff
-            };
-            q.push(format!(") AND {} < ", t.column)).push_bind(db_time(before));
-            deleted += q.build().persistent(false).execute(&mut *conn).await?.rows_affected();
         }
         Ok(deleted)
     }
 
-    /// Drops the oldest partitions (raw first, then minute, then hour; each tier keeps its
-    /// newest) while the storage tables are larger than `max` bytes.
-    async fn keep_within(&self, conn: &mut MySqlConnection, max: u64) -> Result<Vec<String>, sqlx::Error> {
+    /// Drops the oldest partitions (raw first, then minute, then hour) while the storage
+    /// tables are larger than `max` bytes; the partitions of today and later always stay.
+    async fn keep_within(
+        &self,
+        conn: &mut MySqlConnection,
+        max: u64,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>, sqlx::Error> {
+        let today = now.date_naive();
         let mut dropped = Vec::new();
         for t in [&RAW, &MINUTE, &HOUR] {
             loop {
@@ -199,19 +215,15 @@ impl Store {
                 if total <= max {
                     return Ok(dropped);
                 }
-                // the oldest partition day of the tier, across its tables
+                // the oldest bound among the tier's partitions that end by today
                 let mut oldest: Option<NaiveDate> = None;
-                let mut with_data = 0;
                 for table in t.tables {
                     let parts = partitions::list(&mut *conn, table).await?;
-                    with_data = with_data.max(parts.iter().filter(|p| p.bound.is_some()).count());
-                    if let Some(b) = parts.iter().filter_map(|p| p.bound).min() {
+                    if let Some(b) = parts.iter().filter_map(|p| p.bound).filter(|b| *b <= today).min() {
                         oldest = Some(oldest.map_or(b, |o| o.min(b)));
                     }
                 }
-                let Some(bound) = oldest.filter(|_| with_data > 3) else {
-                    break; // keep the newest partitions (today and the ones ahead)
-                };
+                let Some(bound) = oldest else { break };
                 for table in t.tables {
                     let gone = partitions::drop_before(&mut *conn, table, bound).await?;
                     dropped.extend(gone.into_iter().map(|p| format!("{table}.{p}")));
@@ -250,13 +262,14 @@ async fn storage_bytes(conn: &mut MySqlConnection) -> Result<u64, sqlx::Error> {
 async fn delete_events_before(conn: &mut MySqlConnection, cutoff: DateTime<Utc>) -> Result<u64, sqlx::Error> {
     let mut deleted = 0;
     loop {
-        let n = sqlx::query("DELETE FROM container_events WHERE at < ? ORDER BY at LIMIT 5000")
+        let n = sqlx::query("DELETE FROM container_events WHERE at < ? ORDER BY at LIMIT ?")
             .bind(db_time(cutoff))
+            .bind(DELETE_ROWS)
             .execute(&mut *conn)
             .await?
             .rows_affected();
         deleted += n;
-        if n < 5000 {
+        if n < DELETE_ROWS {
             return Ok(deleted);
         }
     }

@@ -11,5 +11,6 @@ mod ingest;
 mod ops;
 mod outage;
 mod queries;
+mod storage;
 mod streams;
 mod thresholds;

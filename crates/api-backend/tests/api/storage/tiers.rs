@@ -1,0 +1,177 @@
+//! `samples?step&metric&tier`: buckets from the tier that fits, the same shape on every tier,
+//! each answer naming its tier; compacted and not yet compacted samples both counted once.
+
+use axum::http::StatusCode;
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::{json, Value};
+
+use super::everything;
+use crate::support::{assert_error, host_record, ts, TestApp};
+
+/// Two hours of a host at one sample per 10 s: CPU climbs 0.01 per sample, from 10.
+async fn two_hours(t: &TestApp, start: DateTime<Utc>) {
+    let records: Vec<Value> = (0..720)
+        .map(|i| {
+            let mut r = host_record(&format!("r{i}"), "h", &ts(start + TimeDelta::seconds(10 * i)));
+            r["host"]["cpu_percent"] = json!(10.0 + i as f64 / 100.0);
+            r
+        })
+        .collect();
+    for chunk in records.chunks(200) {
+        let reply = t.post("/api/v1/ingest", &Value::Array(chunk.to_vec())).await;
+        assert_eq!(reply.json["accepted"], chunk.len(), "{}", reply.text);
+    }
+}
+
+fn cpu(bucket: &Value) -> f64 {
+    bucket["cpu_percent"].as_f64().unwrap()
+}
+
+#[tokio::test]
+async fn buckets_come_from_the_tier_the_step_fits_and_say_so() {
+    let t = TestApp::start().await;
+    let start = common::timefmt::parse("2026-11-30T10:00:00Z").unwrap();
+    two_hours(&t, start).await;
+    // half of it compacted, so minute and hour rows exist for the first hour only
+    t.app.store.compact(start + TimeDelta::hours(1)).await.unwrap();
+    let range = format!(
+        "from={}&to={}",
+        ts(start),
+        ts(start + TimeDelta::hours(2) - TimeDelta::seconds(1))
+    );
+
+    let hourly = t
+        .get(&format!(
+            "/api/v1/machines/h/samples?{range}&step=3600&metric=cpu_percent"
+        ))
+        .await;
+    assert_eq!(hourly.status, StatusCode::OK, "{}", hourly.text);
+    assert_eq!(hourly.json["tier"], "hour");
+    assert_eq!(hourly.json["step"], 3600.0);
+    let buckets = hourly.json["samples"].as_array().unwrap();
+    assert_eq!(buckets.len(), 2, "{}", hourly.text);
+    // the first hour from the hour rollup, the second from samples not yet compacted
+    for (i, b) in buckets.iter().enumerate() {
+        let first = 10.0 + (360 * i) as f64 / 100.0;
+        assert_eq!(b["count"]["cpu_percent"], 360, "{b}");
+        assert!((b["min"]["cpu_percent"].as_f64().unwrap() - first).abs() < 1e-4, "{b}");
+        assert!(
+            (b["max"]["cpu_percent"].as_f64().unwrap() - (first + 3.59)).abs() < 1e-4,
+            "{b}"
+        );
+        assert!((cpu(b) - (first + 1.795)).abs() < 1e-3, "{b}");
+        assert!(
+            (b["last"]["cpu_percent"].as_f64().unwrap() - (first + 3.59)).abs() < 1e-4,
+            "{b}"
+        );
+        assert_eq!(
+            b.as_object().unwrap().len(),
+            6,
+            "sampled_at, the metric, min, max, last, count: {b}"
+        );
+    }
+
+    let minutes = t.get(&format!("/api/v1/machines/h/samples?{range}&step=300")).await;
+    assert_eq!(minutes.json["tier"], "minute", "{}", minutes.text);
+    assert_eq!(minutes.json["samples"].as_array().unwrap().len(), 24);
+    let b = &minutes.json["samples"][0];
+    assert_eq!(b["count"]["cpu_percent"], 30);
+    assert!(b["mem_used_bytes"].is_number(), "every metric without metric=: {b}");
+
+    let raw = t.get(&format!("/api/v1/machines/h/samples?{range}&step=20")).await;
+    assert_eq!(raw.json["tier"], "raw", "{}", raw.text);
+    assert_eq!(raw.json["samples"].as_array().unwrap().len(), 360);
+    assert_eq!(raw.json["samples"][0]["count"]["cpu_percent"], 2);
+
+    // forced tiers give the same numbers
+    let forced = t
+        .get(&format!(
+            "/api/v1/machines/h/samples?{range}&step=3600&tier=minute&metric=cpu_percent"
+        ))
+        .await;
+    assert_eq!(forced.json["tier"], "minute");
+    for (a, b) in forced.json["samples"].as_array().unwrap().iter().zip(buckets) {
+        assert_eq!(a["count"], b["count"]);
+        assert!((cpu(a) - cpu(b)).abs() < 1e-3, "{a} vs {b}");
+    }
+    let forced_raw = t
+        .get(&format!(
+            "/api/v1/machines/h/samples?{range}&step=3600&tier=raw&metric=cpu_percent"
+        ))
+        .await;
+    assert_eq!(forced_raw.json["tier"], "raw");
+    assert_eq!(forced_raw.json["samples"][1]["count"], buckets[1]["count"]);
+
+    // no step: raw samples as before, paged
+    let plain = t
+        .get(&format!(
+            "/api/v1/machines/h/samples?{range}&limit=5&metric=cpu_percent"
+        ))
+        .await;
+    assert_eq!(plain.json["tier"], "raw");
+    assert_eq!(
+        plain.json["samples"][0],
+        json!({"sampled_at": ts(start), "cpu_percent": 10.0})
+    );
+    assert!(plain.json["next_from"].is_string());
+}
+
+#[tokio::test]
+async fn everything_compacted_reads_back_the_same() {
+    let t = TestApp::start().await;
+    let start = common::timefmt::parse("2026-11-30T10:00:00Z").unwrap();
+    two_hours(&t, start).await;
+    let range = format!("from={}&to={}", ts(start), ts(start + TimeDelta::hours(2)));
+    let before = t
+        .get(&format!(
+            "/api/v1/machines/h/samples?{range}&step=600&metric=cpu_percent"
+        ))
+        .await;
+    let raw_before = t.get(&format!("/api/v1/machines/h/samples?{range}&limit=10000")).await;
+    t.app.store.compact(everything()).await.unwrap();
+    assert_eq!(t.count("raw_recent").await, 0);
+    let after = t
+        .get(&format!(
+            "/api/v1/machines/h/samples?{range}&step=600&metric=cpu_percent"
+        ))
+        .await;
+    let raw_after = t.get(&format!("/api/v1/machines/h/samples?{range}&limit=10000")).await;
+    assert_eq!(raw_before.json["samples"], raw_after.json["samples"]);
+    assert_eq!(raw_after.json["samples"].as_array().unwrap().len(), 720);
+    let (b, a) = (
+        before.json["samples"].as_array().unwrap(),
+        after.json["samples"].as_array().unwrap(),
+    );
+    assert_eq!(b.len(), 12);
+    assert_eq!(a.len(), 12);
+    for (x, y) in b.iter().zip(a) {
+        assert_eq!(x["count"], y["count"]);
+        assert!((cpu(x) - cpu(y)).abs() < 1e-3, "{x} vs {y}");
+    }
+}
+
+#[tokio::test]
+async fn bad_tier_step_or_metric_is_a_400_naming_it() {
+    let t = TestApp::start().await;
+    assert_eq!(
+        t.post("/api/v1/ingest", &json!([host_record("r", "h", &ts(Utc::now()))]))
+            .await
+            .status,
+        200
+    );
+    for (query, word) in [
+        ("tier=daily", "tier"),
+        ("step=0", "step"),
+        ("step=soon", "step"),
+        ("metric=cpu_percent,warp_factor", "metric"),
+        ("step=1&from=2026-01-01", "step"),
+    ] {
+        let reply = t.get(&format!("/api/v1/machines/h/samples?{query}")).await;
+        assert_error(&reply, StatusCode::BAD_REQUEST, "invalid_parameter");
+        assert!(
+            reply.json["detail"].as_str().unwrap().starts_with(word),
+            "{query}: {}",
+            reply.text
+        );
+    }
+}
