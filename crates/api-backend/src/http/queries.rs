@@ -124,6 +124,8 @@ fn choose(
         TierChoice::Raw => Source::Raw,
         TierChoice::Minute => Source::Rollup(Tier::Minute),
         TierChoice::Hour => Source::Rollup(Tier::Hour),
+        // without a step: raw samples, as this endpoint always answered
+        TierChoice::Auto if step.is_none() => return None,
         TierChoice::Auto => {
             // the coarsest tier whose buckets are at most twice the step, then a coarser one
             // when the range starts before that tier's retention
