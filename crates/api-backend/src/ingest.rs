@@ -141,6 +141,8 @@ async fn ingest(
             }
         }
         report.accepted = report.stored.len();
+        let values: usize = report.stored.iter().map(Record::numeric_values).sum();
+        metrics.ingest_values.inc_by(values as u64);
     }
     metrics.ingest_batches.inc();
     metrics.ingest_batch_seconds.observe(started.elapsed().as_secs_f64());

@@ -35,6 +35,9 @@ pub struct Metrics {
     /// `api_ingest_record_delay_seconds`: from a record's sample time to its arrival here (the
     /// collector, broker and consumer part of the pipeline's delay).
     pub ingest_record_delay_seconds: Histogram,
+    /// `api_ingest_values_total`: numeric values in the records stored (what storage cost is
+    /// measured per).
+    pub ingest_values: Counter,
     /// `api_ingest_retries_total`: transactions retried after a conflict with a concurrent batch.
     pub ingest_retries: Counter,
     /// `api_ingest_unavailable_total`: batches answered 503 because storage was unavailable.
@@ -54,6 +57,7 @@ impl Metrics {
             ingest_batch_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 15)),
             ingest_batch_records: Histogram::new(exponential_buckets(1.0, 2.0, 14)),
             ingest_record_delay_seconds: Histogram::new(exponential_buckets(0.05, 1.5, 14)),
+            ingest_values: Counter::default(),
             ingest_retries: Counter::default(),
             ingest_unavailable: Counter::default(),
             database_up: Gauge::default(),
@@ -83,6 +87,11 @@ impl Metrics {
             "api_ingest_record_delay_seconds",
             "From a record's sample time to its arrival at the backend",
             m.ingest_record_delay_seconds.clone(),
+        );
+        registry.register(
+            "api_ingest_values",
+            "Numeric values in the records stored",
+            m.ingest_values.clone(),
         );
         registry.register(
             "api_ingest_retries",

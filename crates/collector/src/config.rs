@@ -110,6 +110,19 @@ pub struct SimulateArgs {
     /// Host ids are `<prefix>-0001`, `<prefix>-0002`, ...
     #[arg(long, env = "SIMULATE_HOST_PREFIX", default_value = "sim-host")]
     pub host_prefix: String,
+    /// Backfill: stamp samples from this time on (RFC 3339, or `-2h` for two hours ago), one
+    /// interval apart, produced as fast as the broker takes them, up to now [default: live].
+    #[arg(long, env = "SIMULATE_START", value_parser = parse_start)]
+    pub start: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// `--start`: an RFC 3339 time, or `-<duration>` before now.
+pub fn parse_start(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Some(ago) = s.strip_prefix('-') {
+        let d = common::config::parse_duration(ago)?;
+        return Ok(chrono::Utc::now() - chrono::TimeDelta::from_std(d).map_err(|e| e.to_string())?);
+    }
+    common::timefmt::parse(s).map_err(|_| format!("{s:?} is not an RFC 3339 time or -<duration> (e.g. -2h)"))
 }
 
 /// Parses the process's arguments; `--help`/`--version` print and exit 0, anything malformed

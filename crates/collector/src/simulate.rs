@@ -31,14 +31,16 @@ pub struct Summary {
     pub produced: u64,
     pub delivered: u64,
     pub undelivered: u64,
+    /// Numeric values in the produced records (what storage benchmarks divide by).
+    pub values: u64,
 }
 
 impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "simulate: produced {} records, delivered {}, undelivered {} (seed {})",
-            self.produced, self.delivered, self.undelivered, self.seed
+            "simulate: produced {} records, delivered {}, undelivered {}, numeric values {} (seed {})",
+            self.produced, self.delivered, self.undelivered, self.values, self.seed
         )
     }
 }
@@ -54,22 +56,40 @@ pub async fn run(args: &SimulateArgs, sink: &Sink, metrics: &Metrics, shutdown: 
     let done = |produced: u64| args.records.is_some_and(|r| produced >= r);
     let mut ticker = Ticker::new(args.interval);
     let mut produced = 0u64;
+    let mut values = 0u64;
+    let mut backfill = args.start.map(common::timefmt::truncate_millis);
     'ticks: while !done(produced) {
-        let (_, skipped) = tokio::select! {
-            biased;
-            _ = shutdown.wait() => break,
-            t = ticker.tick() => t,
+        let at = match backfill.as_mut() {
+            // backfill: no waiting, up to now
+            Some(at) => {
+                if *at > Utc::now() || shutdown.is_triggered() {
+                    break;
+                }
+                let this = *at;
+                *at += chrono::TimeDelta::from_std(args.interval).unwrap_or_default();
+                this
+            }
+            None => {
+                let (_, skipped) = tokio::select! {
+                    biased;
+                    _ = shutdown.wait() => break,
+                    t = ticker.tick() => t,
+                };
+                metrics.ticks_skipped.inc_by(skipped);
+                common::timefmt::truncate_millis(Utc::now())
+            }
         };
-        metrics.ticks_skipped.inc_by(skipped);
         let started = std::time::Instant::now();
-        let at = common::timefmt::truncate_millis(Utc::now());
         for host in &mut hosts {
             if done(produced) {
                 break;
             }
             let record = host.next_record(at, interval_ms, &mut rng);
             match sink.send(&record, OnFull::Wait, shutdown).await {
-                Sent::Queued => produced += 1,
+                Sent::Queued => {
+                    produced += 1;
+                    values += record.numeric_values() as u64;
+                }
                 Sent::Dropped if shutdown.is_triggered() => break 'ticks,
                 Sent::Dropped => {}
             }
@@ -84,6 +104,7 @@ pub async fn run(args: &SimulateArgs, sink: &Sink, metrics: &Metrics, shutdown: 
         produced,
         delivered: sink.delivered(),
         undelivered,
+        values,
     }
 }
 
@@ -410,6 +431,7 @@ mod tests {
             records: Some(7),
             seed: Some(9),
             host_prefix: "sim-host".into(),
+            start: None,
         };
         let summary = run(&args, &sink, &metrics, &shutdown).await;
         assert_eq!(
@@ -418,7 +440,8 @@ mod tests {
                 seed: 9,
                 produced: 7,
                 delivered: 7,
-                undelivered: 0
+                undelivered: 0,
+                values: summary.values,
             }
         );
         assert_eq!(metrics.records_produced.get(), 7);

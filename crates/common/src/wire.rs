@@ -194,6 +194,73 @@ impl Record {
         uuid::Uuid::now_v7().to_string()
     }
 
+    /// How many numeric values the record carries (measured ones: an absent value is not one),
+    /// list entries included; what storage cost is measured per.
+    pub fn numeric_values(&self) -> usize {
+        let h = &self.host;
+        let some = |xs: &[bool]| xs.iter().filter(|x| **x).count();
+        let host = some(&[
+            h.cpu_percent.is_some(),
+            h.cpu_cores.is_some(),
+            h.load1.is_some(),
+            h.load5.is_some(),
+            h.load15.is_some(),
+            h.mem_total_bytes.is_some(),
+            h.mem_used_bytes.is_some(),
+            h.mem_available_bytes.is_some(),
+            h.mem_percent.is_some(),
+            h.swap_total_bytes.is_some(),
+            h.swap_used_bytes.is_some(),
+            h.disk_read_bytes_per_sec.is_some(),
+            h.disk_write_bytes_per_sec.is_some(),
+            h.net_rx_bytes_per_sec.is_some(),
+            h.net_tx_bytes_per_sec.is_some(),
+            h.uptime_secs.is_some(),
+        ]) + h.per_core_percent.len()
+            + h.interfaces
+                .iter()
+                .map(|n| {
+                    some(&[
+                        n.rx_bytes_per_sec.is_some(),
+                        n.tx_bytes_per_sec.is_some(),
+                        n.rx_errors.is_some(),
+                        n.tx_errors.is_some(),
+                    ])
+                })
+                .sum::<usize>()
+            + h.filesystems
+                .iter()
+                .map(|f| {
+                    some(&[
+                        f.total_bytes.is_some(),
+                        f.used_bytes.is_some(),
+                        f.used_percent.is_some(),
+                        f.inodes_used_percent.is_some(),
+                    ])
+                })
+                .sum::<usize>()
+            + h.temperatures_c.as_ref().map_or(0, |t| t.len());
+        let containers: usize = self
+            .containers
+            .iter()
+            .map(|c| {
+                some(&[
+                    c.restart_count.is_some(),
+                    c.cpu_percent.is_some(),
+                    c.mem_used_bytes.is_some(),
+                    c.mem_limit_bytes.is_some(),
+                    c.mem_percent.is_some(),
+                    c.net_rx_bytes_per_sec.is_some(),
+                    c.net_tx_bytes_per_sec.is_some(),
+                    c.blk_read_bytes_per_sec.is_some(),
+                    c.blk_write_bytes_per_sec.is_some(),
+                    c.pids.is_some(),
+                ])
+            })
+            .sum();
+        host + containers
+    }
+
     /// Compact JSON, as it goes on the wire.
     pub fn to_json(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("a Record always serialises")
@@ -243,6 +310,20 @@ mod tests {
         v["future_field"] = serde_json::json!({"x": 1});
         let back: Record = serde_json::from_value(v).unwrap();
         assert_eq!(back, sample());
+    }
+
+    #[test]
+    fn numeric_values_count_what_was_measured() {
+        let mut r = sample();
+        assert_eq!(r.numeric_values(), 1);
+        r.host.per_core_percent = vec![1.0, 2.0];
+        r.host.temperatures_c = Some(BTreeMap::from([("cpu".to_owned(), 40.0)]));
+        r.containers = vec![ContainerSample {
+            cpu_percent: Some(0.0),
+            pids: Some(3),
+            ..Default::default()
+        }];
+        assert_eq!(r.numeric_values(), 1 + 2 + 1 + 2);
     }
 
     #[test]
