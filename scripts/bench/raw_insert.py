@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Raw MariaDB insert rate for rows equivalent to what the pipeline stores.
 
-Copies the shape of host_samples and container_samples (CREATE TABLE ... LIKE) in the given
-database, generates the same number of rows with 1,000-row multi-row INSERTs (the details column
-filled to the average length the pipeline stored), and times one `mariadb` client loading them.
-Prints `raw_rows_per_sec <n>` and `raw_seconds <s>` on stdout.
+Creates, in the given database, tables of the narrow one-row-per-sample shape (the previous
+release's host_samples and container_samples, migrations/0002_samples.sql), generates the same
+number of rows with 1,000-row multi-row INSERTs (the details column filled to --details-len
+bytes), and times one `mariadb` client loading them. Prints `raw_rows_per_sec <n>` and
+`raw_seconds <s>` on stdout.
 """
 import argparse
 import os
@@ -22,9 +23,30 @@ def mariadb(args, db, sql=None, stdin=None):
     return subprocess.run(cmd, check=True, capture_output=True, text=True, stdin=stdin).stdout
 
 
+# The previous release's sample tables (migrations/0002_samples.sql).
+SHAPES = {
+    "host_samples": """CREATE TABLE {name} (
+        machine_id INT UNSIGNED NOT NULL, sampled_at DATETIME(3) NOT NULL, cpu_percent FLOAT NULL,
+        cpu_cores SMALLINT UNSIGNED NULL, load1 FLOAT NULL, load5 FLOAT NULL, load15 FLOAT NULL,
+        mem_total_bytes BIGINT UNSIGNED NULL, mem_used_bytes BIGINT UNSIGNED NULL, mem_available_bytes BIGINT UNSIGNED NULL,
+        mem_percent FLOAT NULL, swap_total_bytes BIGINT UNSIGNED NULL, swap_used_bytes BIGINT UNSIGNED NULL,
+        disk_read_bytes_per_sec FLOAT NULL, disk_write_bytes_per_sec FLOAT NULL, net_rx_bytes_per_sec FLOAT NULL,
+        net_tx_bytes_per_sec FLOAT NULL, uptime_secs INT UNSIGNED NULL, details MEDIUMTEXT NULL,
+        PRIMARY KEY (machine_id, sampled_at)) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin""",
+    "container_samples": """CREATE TABLE {name} (
+        machine_id INT UNSIGNED NOT NULL, sampled_at DATETIME(3) NOT NULL, cpu_percent FLOAT NULL,
+        mem_used_bytes BIGINT UNSIGNED NULL, mem_limit_bytes BIGINT UNSIGNED NULL, mem_percent FLOAT NULL,
+        net_rx_bytes_per_sec FLOAT NULL, net_tx_bytes_per_sec FLOAT NULL, blk_read_bytes_per_sec FLOAT NULL,
+        blk_write_bytes_per_sec FLOAT NULL, pids INT UNSIGNED NULL,
+        state ENUM('created', 'running', 'paused', 'restarting', 'removing', 'exited', 'dead', 'other') NOT NULL,
+        health ENUM('starting', 'healthy', 'unhealthy', 'none') NULL, restart_count INT UNSIGNED NULL,
+        PRIMARY KEY (machine_id, sampled_at)) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin""",
+}
+
+
 def columns(args, table):
     out = mariadb(args, args.db, "SELECT column_name, data_type, column_type FROM information_schema.columns "
-                  f"WHERE table_schema = DATABASE() AND table_name = '{table}' ORDER BY ordinal_position")
+                  f"WHERE table_schema = DATABASE() AND table_name = 'raw_{table}' ORDER BY ordinal_position")
     return [line.split("\t") for line in out.strip().splitlines()]
 
 
@@ -65,11 +87,12 @@ def main():
     p.add_argument("--host-rows", type=int, required=True)
     p.add_argument("--container-rows", type=int, required=True)
     p.add_argument("--hosts", type=int, required=True)
+    p.add_argument("--details-len", type=int, default=500)
     args = p.parse_args()
 
-    details_len = int(float(mariadb(args, args.db, "SELECT COALESCE(AVG(LENGTH(details)), 0) FROM host_samples").strip() or 0))
+    details_len = args.details_len
     for t in ("host_samples", "container_samples"):
-        mariadb(args, args.db, f"DROP TABLE IF EXISTS raw_{t}; CREATE TABLE raw_{t} LIKE {t}")
+        mariadb(args, args.db, f"DROP TABLE IF EXISTS raw_{t}; " + SHAPES[t].format(name=f"raw_{t}"))
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
         write_inserts(f, args, "host_samples", args.host_rows, args.hosts, details_len)
         write_inserts(f, args, "container_samples", args.container_rows, args.hosts * max(1, args.container_rows // max(1, args.host_rows)), 0)
