@@ -56,7 +56,8 @@ pub fn settings(cfg: &ProducerConfig, passthrough: Vec<(String, String)>) -> Vec
         ("compression.type", "lz4".into()),
         ("message.timeout.ms", "0".into()),
         ("queue.buffering.max.messages", cfg.queue_max_records.to_string()),
-        ("linger.ms", "20".into()),
+        // short: the collector sends one record per tick, and every millisecond here is alert latency
+        ("linger.ms", "5".into()),
     ];
     ours.into_iter()
         .map(|(k, v)| (k.to_string(), v))

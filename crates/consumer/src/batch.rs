@@ -141,6 +141,7 @@ mod tests {
             max_records: 3,
             max_bytes: 10,
             max_wait: Duration::from_millis(1),
+            idle: Duration::ZERO,
         };
         let mut b = Batch::default();
         b.push(msg(0, 0, b"{}"));

@@ -40,6 +40,10 @@ pub struct Args {
     /// Longest wait to fill a batch after its first record.
     #[arg(long, env = "BATCH_MAX_WAIT", default_value = "200ms", value_parser = parse_duration)]
     pub batch_max_wait: Duration,
+    /// A batch goes once no record arrived for this long (so a quiet stream is not held for
+    /// BATCH_MAX_WAIT; 0: only BATCH_MAX_WAIT and the size limits close a batch).
+    #[arg(long, env = "BATCH_IDLE", default_value = "5ms", value_parser = parse_duration)]
+    pub batch_idle: Duration,
     /// Batches forwarded at the same time (offsets are still committed in order).
     #[arg(long, env = "MAX_IN_FLIGHT_BATCHES", default_value_t = 2)]
     pub max_in_flight: usize,
@@ -83,6 +87,8 @@ pub struct BatchLimits {
     pub max_records: usize,
     pub max_bytes: usize,
     pub max_wait: Duration,
+    /// Zero: no idle limit.
+    pub idle: Duration,
 }
 
 impl Config {
@@ -121,6 +127,7 @@ impl Config {
                 max_records: args.batch_max_records,
                 max_bytes: args.batch_max_bytes,
                 max_wait: args.batch_max_wait,
+                idle: args.batch_idle,
             },
             max_in_flight: args.max_in_flight,
             ingest_timeout: args.ingest_timeout,

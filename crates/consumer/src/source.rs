@@ -66,9 +66,10 @@ pub fn create(config: &Config, readiness: Arc<Readiness>, metrics: Arc<Metrics>)
     Ok(consumer)
 }
 
-/// Adds received records to `batch` until it is full, or until `max_wait` after its first
-/// record. Cancel-safe: a record once received stays in `batch`, and `deadline` (set by the
-/// first record) survives a cancelled call, so the caller can race this against other work.
+/// Adds received records to `batch` until it is full, until `max_wait` after its first record,
+/// or until no record came for `idle`. Cancel-safe: a record once received stays in `batch`, and
+/// `deadline` (set by the first record) survives a cancelled call, so the caller can race this
+/// against other work.
 pub async fn fill(
     consumer: &GroupConsumer,
     batch: &mut Batch,
@@ -76,8 +77,13 @@ pub async fn fill(
     limits: &BatchLimits,
     metrics: &Metrics,
 ) {
+    let mut last = Instant::now();
     while !batch.is_full(limits) {
-        let received = match *deadline {
+        let until = deadline.map(|d| match limits.idle.is_zero() {
+            true => d,
+            false => d.min(last + limits.idle),
+        });
+        let received = match until {
             None => consumer.recv().await,
             Some(d) => match tokio::time::timeout_at(d, consumer.recv()).await {
                 Ok(r) => r,
@@ -86,7 +92,8 @@ pub async fn fill(
         };
         match received {
             Ok(m) => {
-                deadline.get_or_insert_with(|| Instant::now() + limits.max_wait);
+                last = Instant::now();
+                deadline.get_or_insert_with(|| last + limits.max_wait);
                 batch.push(detach(&m));
                 metrics.records_consumed.inc();
             }
