@@ -41,12 +41,12 @@ if [ ! -x "$OLD_BIN" ]; then
     (cd "$src" && CARGO_TARGET_DIR="$OLD_TARGET" cargo build --release -p api-backend >&2)
 fi
 
-# report DB PORT LABEL: bytes per value of DB's tables, the backend on PORT having stored them.
+# report DB VALUES LABEL: bytes per value of DB's tables, holding records of VALUES numeric
+# values.
 report() {
-    local db=$1 port=$2 label=$3
+    local db=$1 values=$2 label=$3
     sizes "$db" "${TABLES[@]}" >"$WORK/sizes-$db.txt"
-    local values records
-    values=$(metric "http://127.0.0.1:$port/metrics" api_ingest_values_total)
+    local records
     records=$(stored "$db")
     echo "--- $label: $records records, $values numeric values (database $db)"
     awk -v v="$values" -v r="$records" '{b[$1] = $2; t += $2; printf "  %-20s %14d bytes  %7.3f bytes/value\n", $1, $2, $2 / v}
@@ -84,14 +84,14 @@ if [ "$MODE" = sim ]; then
     echo "simulating $HOSTS hosts x $CONTAINERS containers over the last $SPAN at 1 s" >&2
     t0=$SECONDS
     BOOTSTRAP_SERVER=$SRMON_TEST_BOOTSTRAP KAFKA_TOPIC_NAME=$TOPIC COLLECTOR_LISTEN=127.0.0.1:18001 RUST_LOG=warn \
-        "$BIN/collector" simulate --hosts "$HOSTS" --containers "$CONTAINERS" --interval 1s --seed 1 --start "-$SPAN" \
+        "$BIN/collector" simulate --hosts "$HOSTS" --containers "$CONTAINERS" --interval 1s --seed 1 --start=-"$SPAN" \
         >"$WORK/simulate.txt" 2>"$WORK/simulate.log"
     cat "$WORK/simulate.txt"
     produced=$(awk '{for (i = 1; i <= NF; i++) if ($i == "produced") print $(i + 1)}' "$WORK/simulate.txt")
     wait_stored "$NEW" "$produced"
     echo "  stored $produced records in $((SECONDS - t0)) s"
     wait_compacted "$NEW"
-    report "$NEW" 18004 "compacted (STORAGE_COMPACT_AFTER=1s), $SPAN of $HOSTS x $CONTAINERS"
+    report "$NEW" "$(metric http://127.0.0.1:18004/metrics api_ingest_values_total)" "compacted (STORAGE_COMPACT_AFTER=1s), $SPAN of $HOSTS x $CONTAINERS"
 
     # the comparison: $OLD_SPAN of the same fleet into the write-optimised form and the old layout
     TOPIC2=bench-storage-old-$STAMP
@@ -101,14 +101,15 @@ if [ "$MODE" = sim ]; then
     BACKEND_BIN=$OLD_BIN start_backend "$OLD" 18024
     start_consumer "$TOPIC2" 18024 18020
     BOOTSTRAP_SERVER=$SRMON_TEST_BOOTSTRAP KAFKA_TOPIC_NAME=$TOPIC2 COLLECTOR_LISTEN=127.0.0.1:18001 RUST_LOG=warn \
-        "$BIN/collector" simulate --hosts "$HOSTS" --containers "$CONTAINERS" --interval 1s --seed 1 --start "-$OLD_SPAN" \
+        "$BIN/collector" simulate --hosts "$HOSTS" --containers "$CONTAINERS" --interval 1s --seed 1 --start=-"$OLD_SPAN" \
         >"$WORK/simulate2.txt" 2>>"$WORK/simulate.log"
     cat "$WORK/simulate2.txt"
     produced2=$(awk '{for (i = 1; i <= NF; i++) if ($i == "produced") print $(i + 1)}' "$WORK/simulate2.txt")
     wait_stored "$OPEN" "$produced2"
     wait_stored "$OLD" "$produced2"
-    report "$OPEN" 18014 "write-optimised form only (STORAGE_COMPACT_AFTER=1h), $OLD_SPAN of $HOSTS x $CONTAINERS"
-    report "$OLD" 18024 "previous release ($OLD_REV), $OLD_SPAN of $HOSTS x $CONTAINERS"
+    values2=$(metric http://127.0.0.1:18014/metrics api_ingest_values_total)
+    report "$OPEN" "$values2" "write-optimised form only (STORAGE_COMPACT_AFTER=1h), $OLD_SPAN of $HOSTS x $CONTAINERS"
+    report "$OLD" "$values2" "previous release ($OLD_REV), $OLD_SPAN of $HOSTS x $CONTAINERS"
     exit 0
 fi
 
@@ -148,5 +149,6 @@ while true; do
 done
 echo "  the collector produced $n records"
 wait_compacted "$NEW"
-report "$NEW" 18004 "real collector, $REAL_CONTAINERS containers, $DURATION at 1 s, compacted (STORAGE_COMPACT_AFTER=1s)"
-report "$OLD" 18024 "previous release ($OLD_REV), same records"
+values=$(metric http://127.0.0.1:18004/metrics api_ingest_values_total)
+report "$NEW" "$values" "real collector, $REAL_CONTAINERS containers, $DURATION at 1 s, compacted (STORAGE_COMPACT_AFTER=1s)"
+report "$OLD" "$values" "previous release ($OLD_REV), same records"

@@ -111,7 +111,8 @@ pub struct SimulateArgs {
     #[arg(long, env = "SIMULATE_HOST_PREFIX", default_value = "sim-host")]
     pub host_prefix: String,
     /// Backfill: stamp samples from this time on (RFC 3339, or `-2h` for two hours ago), one
-    /// interval apart, produced as fast as the broker takes them, up to now [default: live].
+    /// interval apart, produced as fast as the broker takes them, up to now (`--start=-2h`)
+    /// [default: live].
     #[arg(long, env = "SIMULATE_START", value_parser = parse_start)]
     pub start: Option<chrono::DateTime<chrono::Utc>>,
 }
