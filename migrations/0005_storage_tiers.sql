@@ -11,7 +11,9 @@
 -- Rollups are plain rows (Grafana's MySQL data source and ad-hoc SQL read them directly): per
 -- machine and minute (or hour), per metric min / max / avg / last and the count `_n` of samples
 -- that measured it; `last` is the value in the bucket's latest sample (`last_at`). FLOAT: about
--- 7 significant digits.
+-- 7 significant digits. Time-major primary key: each compaction adds the newest buckets of
+-- every machine, so rows append (pages stay full; machine-major keys left them 40-60 % empty);
+-- one machine's range is read through `(machine_id, bucket)`.
 --
 -- `raw_chunks` and the rollup tables are partitioned by day (hours: by month); the backend adds
 -- partitions ahead of time and retention drops whole partitions. The legacy tables
@@ -45,21 +47,22 @@ CREATE TABLE host_minutes (
     machine_id  INT UNSIGNED NOT NULL,
     bucket      DATETIME NOT NULL,
     last_at     DATETIME(3) NOT NULL,
-    cpu_percent_min FLOAT NULL, cpu_percent_max FLOAT NULL, cpu_percent_avg FLOAT NULL, cpu_percent_last FLOAT NULL, cpu_percent_n MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
-    load1_min FLOAT NULL, load1_max FLOAT NULL, load1_avg FLOAT NULL, load1_last FLOAT NULL, load1_n MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
-    load5_min FLOAT NULL, load5_max FLOAT NULL, load5_avg FLOAT NULL, load5_last FLOAT NULL, load5_n MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
-    load15_min FLOAT NULL, load15_max FLOAT NULL, load15_avg FLOAT NULL, load15_last FLOAT NULL, load15_n MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
-    mem_used_bytes_min FLOAT NULL, mem_used_bytes_max FLOAT NULL, mem_used_bytes_avg FLOAT NULL, mem_used_bytes_last FLOAT NULL, mem_used_bytes_n MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
-    mem_available_bytes_min FLOAT NULL, mem_available_bytes_max FLOAT NULL, mem_available_bytes_avg FLOAT NULL, mem_available_bytes_last FLOAT NULL, mem_available_bytes_n MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
-    mem_percent_min FLOAT NULL, mem_percent_max FLOAT NULL, mem_percent_avg FLOAT NULL, mem_percent_last FLOAT NULL, mem_percent_n MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
-    swap_used_bytes_min FLOAT NULL, swap_used_bytes_max FLOAT NULL, swap_used_bytes_avg FLOAT NULL, swap_used_bytes_last FLOAT NULL, swap_used_bytes_n MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
-    disk_read_bytes_per_sec_min FLOAT NULL, disk_read_bytes_per_sec_max FLOAT NULL, disk_read_bytes_per_sec_avg FLOAT NULL, disk_read_bytes_per_sec_last FLOAT NULL, disk_read_bytes_per_sec_n MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
-    disk_write_bytes_per_sec_min FLOAT NULL, disk_write_bytes_per_sec_max FLOAT NULL, disk_write_bytes_per_sec_avg FLOAT NULL, disk_write_bytes_per_sec_last FLOAT NULL, disk_write_bytes_per_sec_n MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
-    net_rx_bytes_per_sec_min FLOAT NULL, net_rx_bytes_per_sec_max FLOAT NULL, net_rx_bytes_per_sec_avg FLOAT NULL, net_rx_bytes_per_sec_last FLOAT NULL, net_rx_bytes_per_sec_n MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
-    net_tx_bytes_per_sec_min FLOAT NULL, net_tx_bytes_per_sec_max FLOAT NULL, net_tx_bytes_per_sec_avg FLOAT NULL, net_tx_bytes_per_sec_last FLOAT NULL, net_tx_bytes_per_sec_n MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
-    temperature_c_min FLOAT NULL, temperature_c_max FLOAT NULL, temperature_c_avg FLOAT NULL, temperature_c_last FLOAT NULL, temperature_c_n MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
-    fs_used_percent_min FLOAT NULL, fs_used_percent_max FLOAT NULL, fs_used_percent_avg FLOAT NULL, fs_used_percent_last FLOAT NULL, fs_used_percent_n MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
-    PRIMARY KEY (machine_id, bucket)
+    cpu_percent_min FLOAT NULL, cpu_percent_max FLOAT NULL, cpu_percent_avg FLOAT NULL, cpu_percent_last FLOAT NULL, cpu_percent_n SMALLINT UNSIGNED NOT NULL DEFAULT 0,
+    load1_min FLOAT NULL, load1_max FLOAT NULL, load1_avg FLOAT NULL, load1_last FLOAT NULL, load1_n SMALLINT UNSIGNED NOT NULL DEFAULT 0,
+    load5_min FLOAT NULL, load5_max FLOAT NULL, load5_avg FLOAT NULL, load5_last FLOAT NULL, load5_n SMALLINT UNSIGNED NOT NULL DEFAULT 0,
+    load15_min FLOAT NULL, load15_max FLOAT NULL, load15_avg FLOAT NULL, load15_last FLOAT NULL, load15_n SMALLINT UNSIGNED NOT NULL DEFAULT 0,
+    mem_used_bytes_min FLOAT NULL, mem_used_bytes_max FLOAT NULL, mem_used_bytes_avg FLOAT NULL, mem_used_bytes_last FLOAT NULL, mem_used_bytes_n SMALLINT UNSIGNED NOT NULL DEFAULT 0,
+    mem_available_bytes_min FLOAT NULL, mem_available_bytes_max FLOAT NULL, mem_available_bytes_avg FLOAT NULL, mem_available_bytes_last FLOAT NULL, mem_available_bytes_n SMALLINT UNSIGNED NOT NULL DEFAULT 0,
+    mem_percent_min FLOAT NULL, mem_percent_max FLOAT NULL, mem_percent_avg FLOAT NULL, mem_percent_last FLOAT NULL, mem_percent_n SMALLINT UNSIGNED NOT NULL DEFAULT 0,
+    swap_used_bytes_min FLOAT NULL, swap_used_bytes_max FLOAT NULL, swap_used_bytes_avg FLOAT NULL, swap_used_bytes_last FLOAT NULL, swap_used_bytes_n SMALLINT UNSIGNED NOT NULL DEFAULT 0,
+    disk_read_bytes_per_sec_min FLOAT NULL, disk_read_bytes_per_sec_max FLOAT NULL, disk_read_bytes_per_sec_avg FLOAT NULL, disk_read_bytes_per_sec_last FLOAT NULL, disk_read_bytes_per_sec_n SMALLINT UNSIGNED NOT NULL DEFAULT 0,
+    disk_write_bytes_per_sec_min FLOAT NULL, disk_write_bytes_per_sec_max FLOAT NULL, disk_write_bytes_per_sec_avg FLOAT NULL, disk_write_bytes_per_sec_last FLOAT NULL, disk_write_bytes_per_sec_n SMALLINT UNSIGNED NOT NULL DEFAULT 0,
+    net_rx_bytes_per_sec_min FLOAT NULL, net_rx_bytes_per_sec_max FLOAT NULL, net_rx_bytes_per_sec_avg FLOAT NULL, net_rx_bytes_per_sec_last FLOAT NULL, net_rx_bytes_per_sec_n SMALLINT UNSIGNED NOT NULL DEFAULT 0,
+    net_tx_bytes_per_sec_min FLOAT NULL, net_tx_bytes_per_sec_max FLOAT NULL, net_tx_bytes_per_sec_avg FLOAT NULL, net_tx_bytes_per_sec_last FLOAT NULL, net_tx_bytes_per_sec_n SMALLINT UNSIGNED NOT NULL DEFAULT 0,
+    temperature_c_min FLOAT NULL, temperature_c_max FLOAT NULL, temperature_c_avg FLOAT NULL, temperature_c_last FLOAT NULL, temperature_c_n SMALLINT UNSIGNED NOT NULL DEFAULT 0,
+    fs_used_percent_min FLOAT NULL, fs_used_percent_max FLOAT NULL, fs_used_percent_avg FLOAT NULL, fs_used_percent_last FLOAT NULL, fs_used_percent_n SMALLINT UNSIGNED NOT NULL DEFAULT 0,
+    PRIMARY KEY (bucket, machine_id),
+    KEY ix_host_minutes_machine (machine_id, bucket)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin
   PARTITION BY RANGE COLUMNS (bucket) (PARTITION p_future VALUES LESS THAN (MAXVALUE));
 
@@ -68,15 +71,16 @@ CREATE TABLE container_minutes (
     machine_id  INT UNSIGNED NOT NULL,
     bucket      DATETIME NOT NULL,
     last_at     DATETIME(3) NOT NULL,
-    cpu_percent_min FLOAT NULL, cpu_percent_max FLOAT NULL, cpu_percent_avg FLOAT NULL, cpu_percent_last FLOAT NULL, cpu_percent_n MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
-    mem_used_bytes_min FLOAT NULL, mem_used_bytes_max FLOAT NULL, mem_used_bytes_avg FLOAT NULL, mem_used_bytes_last FLOAT NULL, mem_used_bytes_n MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
-    mem_percent_min FLOAT NULL, mem_percent_max FLOAT NULL, mem_percent_avg FLOAT NULL, mem_percent_last FLOAT NULL, mem_percent_n MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
-    net_rx_bytes_per_sec_min FLOAT NULL, net_rx_bytes_per_sec_max FLOAT NULL, net_rx_bytes_per_sec_avg FLOAT NULL, net_rx_bytes_per_sec_last FLOAT NULL, net_rx_bytes_per_sec_n MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
-    net_tx_bytes_per_sec_min FLOAT NULL, net_tx_bytes_per_sec_max FLOAT NULL, net_tx_bytes_per_sec_avg FLOAT NULL, net_tx_bytes_per_sec_last FLOAT NULL, net_tx_bytes_per_sec_n MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
-    blk_read_bytes_per_sec_min FLOAT NULL, blk_read_bytes_per_sec_max FLOAT NULL, blk_read_bytes_per_sec_avg FLOAT NULL, blk_read_bytes_per_sec_last FLOAT NULL, blk_read_bytes_per_sec_n MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
-    blk_write_bytes_per_sec_min FLOAT NULL, blk_write_bytes_per_sec_max FLOAT NULL, blk_write_bytes_per_sec_avg FLOAT NULL, blk_write_bytes_per_sec_last FLOAT NULL, blk_write_bytes_per_sec_n MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
-    pids_min FLOAT NULL, pids_max FLOAT NULL, pids_avg FLOAT NULL, pids_last FLOAT NULL, pids_n MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
-    PRIMARY KEY (machine_id, bucket)
+    cpu_percent_min FLOAT NULL, cpu_percent_max FLOAT NULL, cpu_percent_avg FLOAT NULL, cpu_percent_last FLOAT NULL, cpu_percent_n SMALLINT UNSIGNED NOT NULL DEFAULT 0,
+    mem_used_bytes_min FLOAT NULL, mem_used_bytes_max FLOAT NULL, mem_used_bytes_avg FLOAT NULL, mem_used_bytes_last FLOAT NULL, mem_used_bytes_n SMALLINT UNSIGNED NOT NULL DEFAULT 0,
+    mem_percent_min FLOAT NULL, mem_percent_max FLOAT NULL, mem_percent_avg FLOAT NULL, mem_percent_last FLOAT NULL, mem_percent_n SMALLINT UNSIGNED NOT NULL DEFAULT 0,
+    net_rx_bytes_per_sec_min FLOAT NULL, net_rx_bytes_per_sec_max FLOAT NULL, net_rx_bytes_per_sec_avg FLOAT NULL, net_rx_bytes_per_sec_last FLOAT NULL, net_rx_bytes_per_sec_n SMALLINT UNSIGNED NOT NULL DEFAULT 0,
+    net_tx_bytes_per_sec_min FLOAT NULL, net_tx_bytes_per_sec_max FLOAT NULL, net_tx_bytes_per_sec_avg FLOAT NULL, net_tx_bytes_per_sec_last FLOAT NULL, net_tx_bytes_per_sec_n SMALLINT UNSIGNED NOT NULL DEFAULT 0,
+    blk_read_bytes_per_sec_min FLOAT NULL, blk_read_bytes_per_sec_max FLOAT NULL, blk_read_bytes_per_sec_avg FLOAT NULL, blk_read_bytes_per_sec_last FLOAT NULL, blk_read_bytes_per_sec_n SMALLINT UNSIGNED NOT NULL DEFAULT 0,
+    blk_write_bytes_per_sec_min FLOAT NULL, blk_write_bytes_per_sec_max FLOAT NULL, blk_write_bytes_per_sec_avg FLOAT NULL, blk_write_bytes_per_sec_last FLOAT NULL, blk_write_bytes_per_sec_n SMALLINT UNSIGNED NOT NULL DEFAULT 0,
+    pids_min FLOAT NULL, pids_max FLOAT NULL, pids_avg FLOAT NULL, pids_last FLOAT NULL, pids_n SMALLINT UNSIGNED NOT NULL DEFAULT 0,
+    PRIMARY KEY (bucket, machine_id),
+    KEY ix_container_minutes_machine (machine_id, bucket)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin
   PARTITION BY RANGE COLUMNS (bucket) (PARTITION p_future VALUES LESS THAN (MAXVALUE));
 
@@ -99,7 +103,8 @@ CREATE TABLE host_hours (
     net_tx_bytes_per_sec_min FLOAT NULL, net_tx_bytes_per_sec_max FLOAT NULL, net_tx_bytes_per_sec_avg FLOAT NULL, net_tx_bytes_per_sec_last FLOAT NULL, net_tx_bytes_per_sec_n MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
     temperature_c_min FLOAT NULL, temperature_c_max FLOAT NULL, temperature_c_avg FLOAT NULL, temperature_c_last FLOAT NULL, temperature_c_n MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
     fs_used_percent_min FLOAT NULL, fs_used_percent_max FLOAT NULL, fs_used_percent_avg FLOAT NULL, fs_used_percent_last FLOAT NULL, fs_used_percent_n MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
-    PRIMARY KEY (machine_id, bucket)
+    PRIMARY KEY (bucket, machine_id),
+    KEY ix_host_hours_machine (machine_id, bucket)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin
   PARTITION BY RANGE COLUMNS (bucket) (PARTITION p_future VALUES LESS THAN (MAXVALUE));
 
@@ -116,7 +121,8 @@ CREATE TABLE container_hours (
     blk_read_bytes_per_sec_min FLOAT NULL, blk_read_bytes_per_sec_max FLOAT NULL, blk_read_bytes_per_sec_avg FLOAT NULL, blk_read_bytes_per_sec_last FLOAT NULL, blk_read_bytes_per_sec_n MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
     blk_write_bytes_per_sec_min FLOAT NULL, blk_write_bytes_per_sec_max FLOAT NULL, blk_write_bytes_per_sec_avg FLOAT NULL, blk_write_bytes_per_sec_last FLOAT NULL, blk_write_bytes_per_sec_n MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
     pids_min FLOAT NULL, pids_max FLOAT NULL, pids_avg FLOAT NULL, pids_last FLOAT NULL, pids_n MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
-    PRIMARY KEY (machine_id, bucket)
+    PRIMARY KEY (bucket, machine_id),
+    KEY ix_container_hours_machine (machine_id, bucket)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin
   PARTITION BY RANGE COLUMNS (bucket) (PARTITION p_future VALUES LESS THAN (MAXVALUE));
 

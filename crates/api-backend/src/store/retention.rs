@@ -1,6 +1,6 @@
 //! Retention of the storage tiers: partitions are added ahead of time; data older than a tier's
 //! window goes, whole partitions by dropping them and the rows of the partition the cutoff falls
-//! in by small per-machine deletes; an optional disk budget then drops the oldest raw
+//! in by small deletes (oldest first for the time-major rollups, per machine for the chunks); an optional disk budget then drops the oldest raw
 //! partitions first (then minute, then hour ones), keeping each tier's newest. Container events
 //! are kept as long as the minute tier. None of it touches `raw_recent`, so ingest goes on.
 
@@ -44,6 +44,8 @@ struct TierTables {
     column: &'static str,
     key: &'static str,
     unit: Unit,
+    /// The primary key starts with the time (rollups); else with the machine (chunks).
+    time_major: bool,
 }
 
 const RAW: TierTables = TierTables {
@@ -51,18 +53,21 @@ const RAW: TierTables = TierTables {
     column: "chunk_start",
     key: "host_machine_id",
     unit: Unit::Day,
+    time_major: false,
 };
 const MINUTE: TierTables = TierTables {
     tables: &["host_minutes", "container_minutes"],
     column: "bucket",
     key: "machine_id",
     unit: Unit::Day,
+    time_major: true,
 };
 const HOUR: TierTables = TierTables {
     tables: &["host_hours", "container_hours"],
     column: "bucket",
     key: "machine_id",
     unit: Unit::Month,
+    time_major: true,
 };
 
 /// Every table whose size counts against `STORAGE_MAX_BYTES`.
@@ -79,8 +84,8 @@ pub const STORAGE_TABLES: &[&str] = &[
     "ingested_records",
 ];
 
-/// Machines per boundary DELETE, and rows per statement (small, so no statement holds many
-/// locks for long).
+/// Machines per boundary DELETE of the chunks, and rows per statement (small, so no statement
+/// holds many locks for long).
 const DELETE_MACHINES: usize = 200;
 const DELETE_ROWS: u64 = 5000;
 
@@ -163,6 +168,25 @@ impl Store {
         t: &TierTables,
         cutoff: DateTime<Utc>,
     ) -> Result<u64, sqlx::Error> {
+        if t.time_major {
+            // the oldest rows first, along the primary key
+            let sql = format!(
+                "DELETE FROM {table} WHERE {} < ? ORDER BY {} LIMIT {DELETE_ROWS}",
+                t.column, t.column
+            );
+            let mut deleted = 0;
+            loop {
+                let n = sqlx::query(&sql)
+                    .bind(db_time(cutoff))
+                    .execute(&mut *conn)
+                    .await?
+                    .rows_affected();
+                deleted += n;
+                if n < DELETE_ROWS {
+                    return Ok(deleted);
+                }
+            }
+        }
         let kind = if table.starts_with("container") {
             Kind::Container
         } else {

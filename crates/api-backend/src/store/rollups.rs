@@ -35,6 +35,15 @@ impl Tier {
         }
     }
 
+    /// The largest sample count a bucket's `_n` columns hold (a minute at a 1 ms interval has
+    /// 60,000).
+    pub fn max_count(self) -> u32 {
+        match self {
+            Tier::Minute => u32::from(u16::MAX),
+            Tier::Hour => 16_777_215,
+        }
+    }
+
     pub fn table(self, kind: Kind) -> &'static str {
         match (self, kind) {
             (Tier::Minute, Kind::Host) => "host_minutes",
@@ -152,7 +161,7 @@ pub async fn put(conn: &mut MySqlConnection, tier: Tier, buckets: &[(Key, Bucket
                         .push_bind(stat.and_then(|s| f(s.max)))
                         .push_bind(stat.and_then(|s| f(s.avg())))
                         .push_bind(last.map(|v| v as f32))
-                        .push_bind(stat.map_or(0, |s| s.n.min(16_777_215)));
+                        .push_bind(stat.map_or(0, |s| s.n.min(tier.max_count())));
                 }
             });
             q.push(" ON DUPLICATE KEY UPDATE last_at = VALUES(last_at)");
