@@ -11,9 +11,10 @@
 -- Rollups are plain rows (Grafana's MySQL data source and ad-hoc SQL read them directly): per
 -- machine and minute (or hour), per metric min / max / avg / last and the count `_n` of samples
 -- that measured it; `last` is the value in the bucket's latest sample (`last_at`). FLOAT: about
--- 7 significant digits. Time-major primary key: each compaction adds the newest buckets of
--- every machine, so rows append (pages stay full; machine-major keys left them 40-60 % empty);
--- one machine's range is read through `(machine_id, bucket)`.
+-- 7 significant digits. Time-major primary key (bucket, host, machine): compaction writes
+-- each pass's buckets host by host in this order, so rows append and pages stay full
+-- (machine-major keys left them 40-60 % empty); one machine's range is read through
+-- `(machine_id, bucket)`.
 --
 -- `raw_chunks` and the rollup tables are partitioned by day (hours: by month); the backend adds
 -- partitions ahead of time and retention drops whole partitions. The legacy tables
@@ -71,6 +72,8 @@ CREATE TABLE container_minutes (
     machine_id  INT UNSIGNED NOT NULL,
     bucket      DATETIME NOT NULL,
     last_at     DATETIME(3) NOT NULL,
+    -- the host whose records carried the samples
+    host_machine_id INT UNSIGNED NOT NULL,
     cpu_percent_min FLOAT NULL, cpu_percent_max FLOAT NULL, cpu_percent_avg FLOAT NULL, cpu_percent_last FLOAT NULL, cpu_percent_n SMALLINT UNSIGNED NOT NULL DEFAULT 0,
     mem_used_bytes_min FLOAT NULL, mem_used_bytes_max FLOAT NULL, mem_used_bytes_avg FLOAT NULL, mem_used_bytes_last FLOAT NULL, mem_used_bytes_n SMALLINT UNSIGNED NOT NULL DEFAULT 0,
     mem_percent_min FLOAT NULL, mem_percent_max FLOAT NULL, mem_percent_avg FLOAT NULL, mem_percent_last FLOAT NULL, mem_percent_n SMALLINT UNSIGNED NOT NULL DEFAULT 0,
@@ -79,7 +82,7 @@ CREATE TABLE container_minutes (
     blk_read_bytes_per_sec_min FLOAT NULL, blk_read_bytes_per_sec_max FLOAT NULL, blk_read_bytes_per_sec_avg FLOAT NULL, blk_read_bytes_per_sec_last FLOAT NULL, blk_read_bytes_per_sec_n SMALLINT UNSIGNED NOT NULL DEFAULT 0,
     blk_write_bytes_per_sec_min FLOAT NULL, blk_write_bytes_per_sec_max FLOAT NULL, blk_write_bytes_per_sec_avg FLOAT NULL, blk_write_bytes_per_sec_last FLOAT NULL, blk_write_bytes_per_sec_n SMALLINT UNSIGNED NOT NULL DEFAULT 0,
     pids_min FLOAT NULL, pids_max FLOAT NULL, pids_avg FLOAT NULL, pids_last FLOAT NULL, pids_n SMALLINT UNSIGNED NOT NULL DEFAULT 0,
-    PRIMARY KEY (bucket, machine_id),
+    PRIMARY KEY (bucket, host_machine_id, machine_id),
     KEY ix_container_minutes_machine (machine_id, bucket)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin
   PARTITION BY RANGE COLUMNS (bucket) (PARTITION p_future VALUES LESS THAN (MAXVALUE));
@@ -113,6 +116,8 @@ CREATE TABLE container_hours (
     machine_id  INT UNSIGNED NOT NULL,
     bucket      DATETIME NOT NULL,
     last_at     DATETIME(3) NOT NULL,
+    -- the host whose records carried the samples
+    host_machine_id INT UNSIGNED NOT NULL,
     cpu_percent_min FLOAT NULL, cpu_percent_max FLOAT NULL, cpu_percent_avg FLOAT NULL, cpu_percent_last FLOAT NULL, cpu_percent_n MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
     mem_used_bytes_min FLOAT NULL, mem_used_bytes_max FLOAT NULL, mem_used_bytes_avg FLOAT NULL, mem_used_bytes_last FLOAT NULL, mem_used_bytes_n MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
     mem_percent_min FLOAT NULL, mem_percent_max FLOAT NULL, mem_percent_avg FLOAT NULL, mem_percent_last FLOAT NULL, mem_percent_n MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
@@ -121,7 +126,7 @@ CREATE TABLE container_hours (
     blk_read_bytes_per_sec_min FLOAT NULL, blk_read_bytes_per_sec_max FLOAT NULL, blk_read_bytes_per_sec_avg FLOAT NULL, blk_read_bytes_per_sec_last FLOAT NULL, blk_read_bytes_per_sec_n MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
     blk_write_bytes_per_sec_min FLOAT NULL, blk_write_bytes_per_sec_max FLOAT NULL, blk_write_bytes_per_sec_avg FLOAT NULL, blk_write_bytes_per_sec_last FLOAT NULL, blk_write_bytes_per_sec_n MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
     pids_min FLOAT NULL, pids_max FLOAT NULL, pids_avg FLOAT NULL, pids_last FLOAT NULL, pids_n MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
-    PRIMARY KEY (bucket, machine_id),
+    PRIMARY KEY (bucket, host_machine_id, machine_id),
     KEY ix_container_hours_machine (machine_id, bucket)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin
   PARTITION BY RANGE COLUMNS (bucket) (PARTITION p_future VALUES LESS THAN (MAXVALUE));

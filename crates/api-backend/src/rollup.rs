@@ -192,8 +192,16 @@ impl Bucket {
     }
 }
 
-/// A rollup row's identity: the kind and id of the machine, and the bucket start.
-pub type Key = (Kind, u32, DateTime<Utc>);
+/// A rollup row's identity, ordered as rows are written (time first, so inserts append): the
+/// kind, the bucket start, the host whose records carried the samples (the machine itself for
+/// a host), the machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Key {
+    pub kind: Kind,
+    pub start: DateTime<Utc>,
+    pub host: u32,
+    pub machine: u32,
+}
 
 /// The start of the bucket of `width` that `t` falls in (buckets are aligned to the epoch).
 pub fn bucket_start(t: DateTime<Utc>, width: TimeDelta) -> DateTime<Utc> {
@@ -212,16 +220,22 @@ pub fn aggregate<'a>(
     for s in samples {
         let start = bucket_start(s.at, width);
         let values: Vec<Option<f64>> = HOST_METRICS.iter().map(|m| (m.get)(&s.host)).collect();
-        fold(into, (Kind::Host, host, start), s.at, &values);
+        let key = |kind, machine| Key {
+            kind,
+            start,
+            host,
+            machine,
+        };
+        fold(into, key(Kind::Host, host), s.at, &values);
         for c in &s.containers {
             let values: Vec<Option<f64>> = CONTAINER_METRICS.iter().map(|m| (m.get)(c)).collect();
-            fold(into, (Kind::Container, c.machine, start), s.at, &values);
+            fold(into, key(Kind::Container, c.machine), s.at, &values);
         }
     }
 }
 
 fn fold(into: &mut BTreeMap<Key, Bucket>, key: Key, at: DateTime<Utc>, values: &[Option<f64>]) {
-    let one = Bucket::new(key.2, at, values);
+    let one = Bucket::new(key.start, at, values);
     match into.get_mut(&key) {
         Some(b) => b.merge(&one),
         None => {
@@ -281,7 +295,13 @@ mod tests {
         ];
         aggregate(1, &samples, TimeDelta::minutes(1), &mut out);
         let minute = bucket_start(t(0), TimeDelta::minutes(1));
-        let host = &out[&(Kind::Host, 1, minute)];
+        let key = |kind, machine| Key {
+            kind,
+            start: minute,
+            host: 1,
+            machine,
+        };
+        let host = &out[&key(Kind::Host, 1)];
         assert_eq!(
             host.stats[0],
             Some(Stat {
@@ -293,7 +313,7 @@ mod tests {
         );
         assert_eq!(host.last[0], Some(30.0));
         assert_eq!(host.stats[1], None, "load1 was never measured");
-        let c = &out[&(Kind::Container, 7, minute)];
+        let c = &out[&key(Kind::Container, 7)];
         assert_eq!(c.stats[0].unwrap().avg(), 2.0);
         assert_eq!(c.last_at, t(1));
         assert_eq!(out.len(), 3, "the sample at 61 s starts the next minute");

@@ -4,7 +4,7 @@
 //! Events are written by one writer at a time (the alerting service's writer task), one row per
 //! event in production order, so their ids are monotonic in commit order: the SSE event ids.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use sqlx::mysql::MySqlRow;
 use sqlx::{MySql, MySqlConnection, QueryBuilder, Row};
 
@@ -41,7 +41,7 @@ pub struct EventFilter {
     pub machine_id: Option<String>,
     pub kinds: Vec<AlertKind>,
     pub states: Vec<AlertState>,
-    /// Only events with an id below this (pagination, newest first).
+    /// Only events after this one in the answer's order (pagination, newest first).
     pub before_id: Option<u64>,
     pub limit: u32,
 }
@@ -257,8 +257,23 @@ impl Store {
         Ok(id.unwrap_or(0))
     }
 
-    /// Events matching `f`, newest (highest id) first, at most `f.limit`.
+    /// Events matching `f`, newest first (by time, then id), at most `f.limit`. The order is
+    /// that of the `at` index (and of `(machine_id, at)`), read backwards from `to`: a page
+    /// costs its own rows, however many events the range holds.
     pub async fn alert_events(&self, f: &EventFilter) -> Result<Vec<StoredEvent>> {
+        // where the previous page ended
+        let after: Option<(NaiveDateTime, u64)> = match f.before_id {
+            None => None,
+            Some(id) => sqlx::query_scalar::<_, NaiveDateTime>("SELECT at FROM alert_events WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(sqlx_err)?
+                .map(|at| (at, id)),
+        };
+        if f.before_id.is_some() && after.is_none() {
+            return Ok(Vec::new()); // that event is gone (retention): nothing older is left either
+        }
         let mut q = sqlx::QueryBuilder::<sqlx::MySql>::new("SELECT id, event FROM alert_events WHERE 1 = 1");
         if let Some(from) = f.from {
             q.push(" AND at >= ").push_bind(db_time(from));
@@ -285,10 +300,17 @@ impl Store {
             }
             q.push(")");
         }
-        if let Some(before) = f.before_id {
-            q.push(" AND id < ").push_bind(before);
+        if let Some((at, id)) = after {
+            q.push(" AND (at < ")
+                .push_bind(at)
+                .push(" OR (at = ")
+                .push_bind(at)
+                .push(" AND id < ")
+                .push_bind(id)
+                .push("))");
         }
-        q.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(f.limit));
+        q.push(" ORDER BY at DESC, id DESC LIMIT ")
+            .push_bind(i64::from(f.limit));
         let rows = q.build().fetch_all(&self.pool).await.map_err(sqlx_err)?;
         rows.iter().map(stored_event).collect()
     }

@@ -60,6 +60,9 @@ const ROWS: usize = 400;
 fn columns(kind: Kind, metrics: &[usize]) -> String {
     let names = metric_names(kind);
     let mut cols = vec!["machine_id".to_owned(), "bucket".to_owned(), "last_at".to_owned()];
+    if kind == Kind::Container {
+        cols.push("host_machine_id".to_owned());
+    }
     for i in metrics {
         let m = names[*i];
         cols.extend([
@@ -112,8 +115,8 @@ pub async fn get(conn: &mut MySqlConnection, tier: Tier, keys: &[Key]) -> Result
     for kind in [Kind::Host, Kind::Container] {
         let of_kind: Vec<(u32, NaiveDateTime)> = keys
             .iter()
-            .filter(|k| k.0 == kind)
-            .map(|k| (k.1, db_time(k.2)))
+            .filter(|k| k.kind == kind)
+            .map(|k| (k.machine, db_time(k.start)))
             .collect();
         let metrics = all(kind);
         for chunk in of_kind.chunks(ROWS) {
@@ -133,7 +136,18 @@ pub async fn get(conn: &mut MySqlConnection, tier: Tier, keys: &[Key]) -> Result
             q.push(")");
             for r in q.build().persistent(false).fetch_all(&mut *conn).await? {
                 let b = bucket_of(&r, kind, &metrics)?;
-                out.insert((kind, r.try_get("machine_id")?, b.start), b);
+                let machine: u32 = r.try_get("machine_id")?;
+                let host = match kind {
+                    Kind::Host => machine,
+                    Kind::Container => r.try_get("host_machine_id")?,
+                };
+                let key = Key {
+                    kind,
+                    start: b.start,
+                    host,
+                    machine,
+                };
+                out.insert(key, b);
             }
         }
     }
@@ -143,7 +157,9 @@ pub async fn get(conn: &mut MySqlConnection, tier: Tier, keys: &[Key]) -> Result
 /// Writes buckets (merged ones replace what their keys held).
 pub async fn put(conn: &mut MySqlConnection, tier: Tier, buckets: &[(Key, Bucket)]) -> Result<(), sqlx::Error> {
     for kind in [Kind::Host, Kind::Container] {
-        let of_kind: Vec<&(Key, Bucket)> = buckets.iter().filter(|(k, _)| k.0 == kind).collect();
+        // in key order: time first, so the rows append
+        let mut of_kind: Vec<&(Key, Bucket)> = buckets.iter().filter(|(k, _)| k.kind == kind).collect();
+        of_kind.sort_by_key(|(k, _)| *k);
         let names = metric_names(kind);
         for chunk in of_kind.chunks(ROWS) {
             let mut q = QueryBuilder::<MySql>::new(format!(
@@ -151,10 +167,13 @@ pub async fn put(conn: &mut MySqlConnection, tier: Tier, buckets: &[(Key, Bucket
                 tier.table(kind),
                 columns(kind, &all(kind))
             ));
-            q.push_values(chunk, |mut b, ((_, id, _), bucket)| {
-                b.push_bind(*id)
+            q.push_values(chunk, |mut b, (key, bucket)| {
+                b.push_bind(key.machine)
                     .push_bind(db_time(bucket.start))
                     .push_bind(db_time(bucket.last_at));
+                if kind == Kind::Container {
+                    b.push_bind(key.host);
+                }
                 for (stat, last) in bucket.stats.iter().zip(&bucket.last) {
                     let f = |v: f64| Some(v as f32);
                     b.push_bind(stat.and_then(|s| f(s.min)))

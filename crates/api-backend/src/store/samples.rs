@@ -142,7 +142,7 @@ impl Store {
                     rollup::aggregate(host, &samples, width, &mut into);
                     let mut out: Vec<Bucket> = into
                         .into_iter()
-                        .filter(|((k, i, _), _)| *k == kind && *i == id)
+                        .filter(|(k, _)| k.kind == kind && k.machine == id)
                         .map(|(_, b)| b)
                         .collect();
                     out.extend(stored);

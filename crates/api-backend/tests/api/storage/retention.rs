@@ -147,8 +147,8 @@ async fn ingest_keeps_its_pace_while_a_purge_runs() {
     let now = Utc::now();
     // plenty to purge: 300,000 container-minute rows of old data, next to current data
     sqlx::query(
-        "INSERT INTO container_minutes (machine_id, bucket, last_at, cpu_percent_avg, cpu_percent_n) \
-         SELECT 1000 + (seq DIV 1500), DATE_SUB(?, INTERVAL (seq MOD 1500) MINUTE), DATE_SUB(?, INTERVAL (seq MOD 1500) MINUTE), 1.0, 1 \
+        "INSERT INTO container_minutes (machine_id, host_machine_id, bucket, last_at, cpu_percent_avg, cpu_percent_n) \
+         SELECT 1000 + (seq DIV 1500), 999, DATE_SUB(?, INTERVAL (seq MOD 1500) MINUTE), DATE_SUB(?, INTERVAL (seq MOD 1500) MINUTE), 1.0, 1 \
          FROM seq_0_to_299999",
     )
     .bind(common::timefmt::truncate_millis(now - TimeDelta::hours(30)).naive_utc())
