@@ -2,7 +2,7 @@
 --
 -- Raw samples first land in `raw_recent`, one row per record (the host and its containers,
 -- encoded by the `codec` crate), and are moved, once older than STORAGE_COMPACT_AFTER, into
--- `raw_chunks`: one row per host and 10-minute window, columnar and zstd-compressed. The move
+-- `raw_chunks`: one row per host and 20-minute window, columnar and zstd-compressed. The move
 -- happens in one transaction with the rollup rows it adds to, so a crash leaves the record in
 -- exactly one place. `raw_recent.record_key` (16 bytes of SHA-256 of the record id) is the
 -- duplicate set of records not yet compacted; a compacted record is recognised by its host and
@@ -38,6 +38,9 @@ CREATE TABLE raw_chunks (
     last_at          DATETIME(3) NOT NULL,
     samples          INT UNSIGNED NOT NULL,
     containers       INT UNSIGNED NOT NULL,
+    -- frames in `payload`: a window still filling gets one appended per compaction (nothing
+    -- stored is decoded again); once closed it is rewritten as one
+    segments         SMALLINT UNSIGNED NOT NULL DEFAULT 1,
     payload          LONGBLOB NOT NULL,
     PRIMARY KEY (host_machine_id, chunk_start)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin

@@ -96,6 +96,30 @@ pub fn encode(samples: &[Sample], level: Level) -> Vec<u8> {
     out
 }
 
+/// Encodes `samples` as one frame: [`encode`]'s bytes after their length (4 bytes, little
+/// endian). Frames concatenate: appending a frame to stored bytes adds samples without
+/// decoding the ones already there.
+pub fn frame(samples: &[Sample], level: Level) -> Vec<u8> {
+    let body = encode(samples, level);
+    let mut out = Vec::with_capacity(body.len() + 4);
+    out.extend_from_slice(&u32::try_from(body.len()).unwrap_or(u32::MAX).to_le_bytes());
+    out.extend_from_slice(&body);
+    out
+}
+
+/// Decodes concatenated frames (see [`frame`]), their samples one after the other.
+pub fn decode_frames(mut bytes: &[u8]) -> Result<Vec<Sample>, Error> {
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        let (len, rest) = bytes.split_first_chunk::<4>().ok_or(Error::Truncated)?;
+        let len = u32::from_le_bytes(*len) as usize;
+        let body = rest.get(..len).ok_or(Error::Truncated)?;
+        out.extend(decode(body)?);
+        bytes = &rest[len..];
+    }
+    Ok(out)
+}
+
 /// Decodes what [`encode`] wrote.
 pub fn decode(bytes: &[u8]) -> Result<Vec<Sample>, Error> {
     let (&version, rest) = bytes.split_first().ok_or(Error::Truncated)?;

@@ -219,6 +219,16 @@ proptest! {
     }
 
     #[test]
+    fn frames_concatenate(a in samples(), b in samples()) {
+        let mut bytes = codec::frame(&a, Some(3));
+        bytes.extend(codec::frame(&b, None));
+        let back = codec::decode_frames(&bytes).unwrap();
+        let expect: Vec<Sample> = a.iter().chain(&b).map(stored).collect();
+        prop_assert_eq!(back, expect);
+        prop_assert!(codec::decode_frames(&bytes[..bytes.len() - 1]).is_err());
+    }
+
+    #[test]
     fn damaged_bytes_are_an_error_not_a_panic(samples in samples(), cut in 0usize..10_000, flip in any::<(usize, u8)>()) {
         let mut bytes = codec::encode(&samples, None);
         let _ = codec::decode(&bytes[..cut.min(bytes.len())]);

@@ -15,8 +15,8 @@ pub async fn samples(pool: &MySqlPool) -> Vec<(String, i64)> {
         .await
         .unwrap_or_else(|e| panic!("read {table}: {e}"));
         for (host, payload) in rows {
-            let samples =
-                codec::decode(&payload).unwrap_or_else(|e| panic!("a {table} row of {host} does not decode: {e}"));
+            let samples = codec::decode_frames(&payload)
+                .unwrap_or_else(|e| panic!("a {table} row of {host} does not decode: {e}"));
             out.extend(samples.into_iter().map(|s| (host.clone(), s.at.timestamp_millis())));
         }
     }

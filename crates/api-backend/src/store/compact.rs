@@ -1,13 +1,14 @@
 //! Compaction: moves samples older than the cutoff from `raw_recent` into their chunks in
 //! `raw_chunks`, and folds the samples new to a chunk into the minute and hour rollups, all in
 //! one transaction per group of hosts, so a crash leaves every sample in exactly one place and
-//! counted once. A sample whose host already has one at the same time is dropped (the first
-//! stored wins). The legacy conversion merges through the same path.
+//! counted once. A window still filling grows by one appended frame per pass; once it ended it
+//! is rewritten as one frame. A sample whose host already has one at the same time is dropped
+//! (the first stored wins). The legacy conversion merges through the same path.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use codec::Sample;
 use sqlx::mysql::MySqlConnection;
 
@@ -122,7 +123,7 @@ impl Store {
             let range = ranges.entry(*host).or_insert((*at, *at));
             range.0 = range.0.min(*at);
             range.1 = range.1.max(*at);
-            match codec::decode(payload) {
+            match codec::decode_frames(payload) {
                 Ok(samples) => {
                     for s in samples {
                         windows.entry((*host, raw::chunk_start(s.at))).or_default().push(s);
@@ -134,7 +135,7 @@ impl Store {
                 }
             }
         }
-        let merged = merge_into_tiers(&mut tx, windows).await?;
+        let merged = merge_into_tiers(&mut tx, windows, Some(utc(before))).await?;
         // rows of skipped windows stay for the next pass
         let ranges: Vec<(u32, NaiveDateTime, NaiveDateTime)> = ranges
             .into_iter()
@@ -171,17 +172,47 @@ pub struct Merged {
     pub skipped_hosts: HashSet<u32>,
 }
 
-/// Merges samples into their chunks (written back whole) and the samples new to a chunk into
-/// the minute and hour rollups. The caller owns the transaction.
-pub async fn merge_into_tiers(conn: &mut MySqlConnection, windows: Windows) -> Result<Merged, sqlx::Error> {
+/// Merges samples into their chunks, and the samples new to a chunk into the minute and hour
+/// rollups. Samples all newer than a chunk's last one are appended to it as a frame (nothing
+/// stored is decoded); others are merged by time and the chunk written back whole. Then, with
+/// `seal_before`, the chunks of these hosts made of several frames whose window ended before it
+/// and got nothing now are rewritten as one frame. The caller owns the transaction.
+pub async fn merge_into_tiers(
+    conn: &mut MySqlConnection,
+    windows: Windows,
+    seal_before: Option<DateTime<Utc>>,
+) -> Result<Merged, sqlx::Error> {
     let keys: Vec<(u32, NaiveDateTime)> = windows.keys().map(|(h, w)| (*h, db_time(*w))).collect();
-    let stored = raw::chunk_payloads(&mut *conn, &keys).await?;
+    let spans = raw::chunk_spans(&mut *conn, &keys).await?;
+    let hosts: Vec<u32> = windows
+        .keys()
+        .map(|(h, _)| *h)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    // windows whose incoming samples are not all newer than the chunk: merged whole
+    let mut appends: Vec<((u32, DateTime<Utc>), Vec<Sample>)> = Vec::new();
+    let mut rewrites: Vec<((u32, DateTime<Utc>), Vec<Sample>)> = Vec::new();
+    for ((host, start), mut incoming) in windows {
+        incoming.sort_by_key(|s| s.at);
+        incoming.dedup_by_key(|s| s.at);
+        let newer = match spans.get(&(host, db_time(start))) {
+            None => true,
+            Some((_, last)) => incoming.first().is_some_and(|s| db_time(s.at) > *last),
+        };
+        if newer {
+            appends.push(((host, start), incoming));
+        } else {
+            rewrites.push(((host, start), incoming));
+        }
+    }
+    let rewrite_keys: Vec<(u32, NaiveDateTime)> = rewrites.iter().map(|((h, w), _)| (*h, db_time(*w))).collect();
+    let stored = raw::chunk_payloads(&mut *conn, &rewrite_keys).await?;
     let mut skipped_hosts = HashSet::new();
-    // (host, window), the chunk's samples, the incoming ones
-    type Pending = ((u32, DateTime<Utc>), Vec<Sample>, Vec<Sample>);
-    let mut decoded: Vec<Pending> = Vec::new();
-    for ((host, start), incoming) in windows {
-        let existing = match stored.get(&(host, db_time(start))).map(|p| codec::decode(p)) {
+    let mut whole = Vec::new();
+    let mut added_samples: Vec<(u32, Vec<Sample>)> = Vec::new();
+    for ((host, start), incoming) in rewrites {
+        let existing = match stored.get(&(host, db_time(start))).map(|p| codec::decode_frames(p)) {
             None => Vec::new(),
             Some(Ok(samples)) => samples,
             Some(Err(e)) => {
@@ -190,34 +221,35 @@ pub async fn merge_into_tiers(conn: &mut MySqlConnection, windows: Windows) -> R
                 continue;
             }
         };
-        decoded.push(((host, start), existing, incoming));
+        let (all, added) = merge(existing, incoming);
+        if !added.is_empty() {
+            whole.push(chunk_row(host, start, &all, raw::CHUNK_LEVEL));
+            added_samples.push((host, added));
+        }
     }
-    let mut chunks = Vec::new();
+    let appended: Vec<ChunkRow> = appends
+        .iter()
+        .filter(|((host, _), incoming)| !skipped_hosts.contains(host) && !incoming.is_empty())
+        .map(|((host, start), incoming)| chunk_row(*host, *start, incoming, raw::CHUNK_LEVEL))
+        .collect();
+    added_samples.extend(
+        appends
+            .into_iter()
+            .filter(|((host, _), _)| !skipped_hosts.contains(host))
+            .map(|((host, _), incoming)| (host, incoming)),
+    );
+    added_samples.retain(|(host, _)| !skipped_hosts.contains(host));
+    raw::put_chunks(&mut *conn, &whole, raw::Put::Replace).await?;
+    raw::put_chunks(&mut *conn, &appended, raw::Put::Append).await?;
+
     let mut deltas: HashMap<Tier, BTreeMap<Key, Bucket>> = HashMap::new();
     let mut added_total = 0u64;
-    for ((host, start), existing, incoming) in decoded {
-        if skipped_hosts.contains(&host) {
-            continue;
-        }
-        let (all, added) = merge(existing, incoming);
-        if added.is_empty() {
-            continue;
-        }
+    for (host, added) in &added_samples {
         added_total += added.len() as u64;
         for tier in Tier::ALL {
-            rollup::aggregate(host, &added, tier.width(), deltas.entry(tier).or_default());
+            rollup::aggregate(*host, added, tier.width(), deltas.entry(tier).or_default());
         }
-        chunks.push(ChunkRow {
-            host,
-            start: db_time(start),
-            first_at: db_time(all.first().map_or(start, |s| s.at)),
-            last_at: db_time(all.last().map_or(start, |s| s.at)),
-            samples: all.len() as u32,
-            containers: all.iter().map(|s| s.containers.len() as u32).sum(),
-            payload: codec::encode(&all, raw::CHUNK_LEVEL),
-        });
     }
-    raw::put_chunks(&mut *conn, &chunks).await?;
     for (tier, delta) in deltas {
         let keys: Vec<Key> = delta.keys().copied().collect();
         let mut stored = rollups::get(&mut *conn, tier, &keys).await?;
@@ -233,11 +265,68 @@ pub async fn merge_into_tiers(conn: &mut MySqlConnection, windows: Windows) -> R
             .collect();
         rollups::put(&mut *conn, tier, &merged).await?;
     }
+    let hosts: Vec<u32> = hosts.into_iter().filter(|h| !skipped_hosts.contains(h)).collect();
+    // a window that got samples now may get more (a backfill fills it over many passes)
+    let touched: HashSet<(u32, NaiveDateTime)> = keys.into_iter().collect();
+    let sealed = match seal_before {
+        Some(before) => seal(&mut *conn, &hosts, before, &touched).await?,
+        None => 0,
+    };
     Ok(Merged {
         added: added_total,
-        chunks: chunks.len() as u64,
+        chunks: (whole.len() + appended.len()) as u64 + sealed,
         skipped_hosts,
     })
+}
+
+/// How far back a window may still be waiting to be rewritten as one frame.
+const SEAL_LOOKBACK: TimeDelta = TimeDelta::days(1);
+
+/// Rewrites as one frame the chunks of `hosts` with several frames whose window ended before
+/// `before`, but for the `touched` ones; returns how many.
+async fn seal(
+    conn: &mut MySqlConnection,
+    hosts: &[u32],
+    before: DateTime<Utc>,
+    touched: &HashSet<(u32, NaiveDateTime)>,
+) -> Result<u64, sqlx::Error> {
+    let ended_before = before - raw::CHUNK_WINDOW;
+    let mut keys = raw::unsealed(
+        &mut *conn,
+        hosts,
+        db_time(ended_before - SEAL_LOOKBACK),
+        db_time(ended_before),
+    )
+    .await?;
+    keys.retain(|k| !touched.contains(k));
+    if keys.is_empty() {
+        return Ok(0);
+    }
+    let mut rows = Vec::new();
+    for ((host, start), payload) in raw::chunk_payloads(&mut *conn, &keys).await? {
+        match codec::decode_frames(&payload) {
+            Ok(samples) => rows.push(chunk_row(host, utc(start), &samples, raw::CHUNK_LEVEL)),
+            Err(e) => {
+                tracing::error!(host, chunk = %utc(start), error = %e, "a stored chunk cannot be decoded; left as it is")
+            }
+        }
+    }
+    raw::put_chunks(&mut *conn, &rows, raw::Put::Replace).await?;
+    Ok(rows.len() as u64)
+}
+
+/// A chunk row of one frame holding `samples` (time order).
+fn chunk_row(host: u32, start: DateTime<Utc>, samples: &[Sample], level: codec::Level) -> ChunkRow {
+    ChunkRow {
+        host,
+        start: db_time(start),
+        first_at: db_time(samples.first().map_or(start, |s| s.at)),
+        last_at: db_time(samples.last().map_or(start, |s| s.at)),
+        samples: samples.len() as u32,
+        containers: samples.iter().map(|s| s.containers.len() as u32).sum(),
+        segments: 1,
+        payload: codec::frame(samples, level),
+    }
 }
 
 #[cfg(test)]

@@ -142,7 +142,7 @@ async fn convert(conn: &mut MySqlConnection, hosts: usize) -> Result<Converted, 
                 .await?;
         }
     }
-    let merged = merge_into_tiers(&mut *conn, windows).await?;
+    let merged = merge_into_tiers(&mut *conn, windows, None).await?;
     if !merged.skipped_hosts.is_empty() {
         // a stored chunk of theirs cannot be decoded: leave their rows for a later step
         return Err(sqlx::Error::Protocol(format!(

@@ -162,7 +162,7 @@ fn holds(m: &MachineRef, s: &Sample) -> bool {
 
 /// A row's samples; a row that cannot be decoded is skipped (and logged).
 fn decoded(payload: &[u8], host: u32) -> Vec<Sample> {
-    codec::decode(payload).unwrap_or_else(|e| {
+    codec::decode_frames(payload).unwrap_or_else(|e| {
         tracing::error!(host, error = %e, "stored samples cannot be decoded; skipped");
         Vec::new()
     })

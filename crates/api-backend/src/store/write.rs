@@ -241,7 +241,7 @@ impl Store {
         }
         for ((host, _), payload) in raw::chunk_payloads(&mut *conn, &inside).await? {
             // an undecodable chunk counts as holding nothing: the compactor keeps its samples apart
-            for s in codec::decode(&payload).unwrap_or_default() {
+            for s in codec::decode_frames(&payload).unwrap_or_default() {
                 taken.insert((host, db_time(s.at)));
             }
         }
@@ -338,7 +338,7 @@ fn recent_rows(records: &[&Record], hosts: &HashMap<&str, u32>, containers: &Has
                 at: db_time(r.sampled_at),
                 key: raw::record_key(&r.record_id),
                 containers: u16::try_from(sample.containers.len()).unwrap_or(u16::MAX),
-                payload: codec::encode(std::slice::from_ref(&sample), raw::RECENT_LEVEL),
+                payload: codec::frame(std::slice::from_ref(&sample), raw::RECENT_LEVEL),
             })
         })
         .collect()
