@@ -26,6 +26,8 @@ const ATTEMPTS: u32 = 5;
 
 /// Samples of one host for one chunk window, keyed (host, window start).
 pub type Windows = BTreeMap<(u32, DateTime<Utc>), Vec<Sample>>;
+/// One entry of [`Windows`].
+type Window = ((u32, DateTime<Utc>), Vec<Sample>);
 
 /// The newest cutoff any compaction may have used: records sampled before it may already be in
 /// a chunk, so ingest looks there for duplicates. Starts at the process's start time (an
@@ -191,8 +193,8 @@ pub async fn merge_into_tiers(
         .into_iter()
         .collect();
     // windows whose incoming samples are not all newer than the chunk: merged whole
-    let mut appends: Vec<((u32, DateTime<Utc>), Vec<Sample>)> = Vec::new();
-    let mut rewrites: Vec<((u32, DateTime<Utc>), Vec<Sample>)> = Vec::new();
+    let mut appends: Vec<Window> = Vec::new();
+    let mut rewrites: Vec<Window> = Vec::new();
     for ((host, start), mut incoming) in windows {
         incoming.sort_by_key(|s| s.at);
         incoming.dedup_by_key(|s| s.at);
