@@ -89,3 +89,10 @@ awk -v p0="$p0" -v p1="$p1" -v s0="$s0" -v s1="$s1" -v t0="$t0" -v t1="$t1" 'BEG
     printf "stored at end:         %d of %d produced\n", s1, p1
 }'
 awk '{n++; s += $2; if ($2 > m) m = $2} END {if (n) printf "consumer lag (records): mean %.0f, max %d over %d samples\n", s / n, m, n}' "$WORK/lag.txt"
+echo "where the time goes (whole run, from the binaries' histograms):"
+echo "  sample time -> arrival at the backend (producer linger, broker, consumer fetch and batch, HTTP): $(quantile "$API/metrics" api_ingest_record_delay_seconds 0.5)"
+echo "  consumer: a batch from its first record to its answer:           $(quantile http://127.0.0.1:18000/metrics consumer_batch_seconds 0.5)"
+echo "  consumer: the ingest request:                                    $(quantile http://127.0.0.1:18000/metrics consumer_ingest_request_seconds 0.5)"
+echo "  backend: alert events waiting for the event writer:              $(quantile "$API/metrics" api_alert_queue_wait_seconds 0.5)"
+echo "  backend: one event write transaction:                            $(quantile "$API/metrics" api_alert_write_seconds 0.5)"
+echo "  event time -> publication to the streams:                        $(quantile "$API/metrics" api_alert_event_delay_seconds 0.5)"

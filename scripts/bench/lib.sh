@@ -118,3 +118,17 @@ secs() {
         *) echo "$n" ;;
     esac
 }
+
+# quantile URL HISTOGRAM Q: the Q-quantile (0..1) of a Prometheus histogram at URL, in ms,
+# interpolated within its bucket (as histogram_quantile does), and its mean.
+quantile() {
+    curl -s "$1" | awk -v m="$2" -v q="$3" '
+        index($1, m "_bucket{") == 1 { match($1, /le="[^"]*"/); le = substr($1, RSTART + 4, RLENGTH - 5); n++; b[n] = (le == "+Inf" ? 1e300 : le + 0); c[n] = $2 }
+        $1 == m "_sum" { sum = $2 } $1 == m "_count" { count = $2 }
+        END {
+            if (!count) { printf "no samples"; exit }
+            want = q * count; lo = 0; prev = 0
+            for (i = 1; i <= n; i++) { if (c[i] >= want) { hi = b[i]; if (hi > 1e299) hi = lo; v = lo + (hi - lo) * (want - prev) / (c[i] - prev + 1e-12); break } lo = b[i]; prev = c[i] }
+            printf "p%d %.0f ms, mean %.0f ms", q * 100, v * 1000, sum / count * 1000
+        }'
+}
