@@ -27,7 +27,10 @@ CREATE TABLE raw_recent (
     record_key       BINARY(16) NOT NULL,
     containers       SMALLINT UNSIGNED NOT NULL,
     payload          MEDIUMBLOB NOT NULL,
-    PRIMARY KEY (host_machine_id, sampled_at),
+    -- time-major: rows append as they arrive and go oldest first, so freed pages come back
+    -- whole; one host's rows are found through (host_machine_id, sampled_at)
+    PRIMARY KEY (sampled_at, host_machine_id),
+    UNIQUE KEY uq_raw_recent_host_time (host_machine_id, sampled_at),
     UNIQUE KEY uq_raw_recent_record (record_key)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
 

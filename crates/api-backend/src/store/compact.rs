@@ -200,7 +200,7 @@ pub async fn merge_into_tiers(
         incoming.dedup_by_key(|s| s.at);
         let newer = match spans.get(&(host, db_time(start))) {
             None => true,
-            Some((_, last)) => incoming.first().is_some_and(|s| db_time(s.at) > *last),
+            Some(span) => incoming.first().is_some_and(|s| db_time(s.at) > span.last_at),
         };
         if newer {
             appends.push(((host, start), incoming));
@@ -268,12 +268,24 @@ pub async fn merge_into_tiers(
         rollups::put(&mut *conn, tier, &merged).await?;
     }
     let hosts: Vec<u32> = hosts.into_iter().filter(|h| !skipped_hosts.contains(h)).collect();
+    // windows of many frames are rewritten as one (each frame repeats what a chunk's columns
+    // start with), however far from done they are
+    let crowded: Vec<(u32, NaiveDateTime)> = appended
+        .iter()
+        .filter(|r| {
+            spans
+                .get(&(r.host, r.start))
+                .is_some_and(|s| s.segments + 1 >= MAX_FRAMES)
+        })
+        .map(|r| (r.host, r.start))
+        .collect();
+    let mut rewritten = rewrite_whole(&mut *conn, &crowded).await?;
     // a window that got samples now may get more (a backfill fills it over many passes)
     let touched: HashSet<(u32, NaiveDateTime)> = keys.into_iter().collect();
-    let sealed = match seal_before {
-        Some(before) => seal(&mut *conn, &hosts, before, &touched).await?,
-        None => 0,
-    };
+    if let Some(before) = seal_before {
+        rewritten += seal(&mut *conn, &hosts, before, &touched).await?;
+    }
+    let sealed = rewritten;
     Ok(Merged {
         added: added_total,
         chunks: (whole.len() + appended.len()) as u64 + sealed,
@@ -283,6 +295,8 @@ pub async fn merge_into_tiers(
 
 /// How far back a window may still be waiting to be rewritten as one frame.
 const SEAL_LOOKBACK: TimeDelta = TimeDelta::days(1);
+/// A window with this many frames is rewritten as one while it still fills.
+const MAX_FRAMES: u16 = 8;
 
 /// Rewrites as one frame the chunks of `hosts` with several frames whose window ended before
 /// `before`, but for the `touched` ones; returns how many.
@@ -301,11 +315,16 @@ async fn seal(
     )
     .await?;
     keys.retain(|k| !touched.contains(k));
+    rewrite_whole(conn, &keys).await
+}
+
+/// Rewrites the chunks named by `keys` as one frame each; returns how many.
+async fn rewrite_whole(conn: &mut MySqlConnection, keys: &[(u32, NaiveDateTime)]) -> Result<u64, sqlx::Error> {
     if keys.is_empty() {
         return Ok(0);
     }
     let mut rows = Vec::new();
-    for ((host, start), payload) in raw::chunk_payloads(&mut *conn, &keys).await? {
+    for ((host, start), payload) in raw::chunk_payloads(&mut *conn, keys).await? {
         match codec::decode_frames(&payload) {
             Ok(samples) => rows.push(chunk_row(host, utc(start), &samples, raw::CHUNK_LEVEL)),
             Err(e) => {

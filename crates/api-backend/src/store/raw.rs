@@ -127,22 +127,34 @@ pub async fn insert_recent(conn: &mut MySqlConnection, rows: &[RecentRow]) -> Re
     Ok(())
 }
 
-/// The first and last sample time of the chunks named by (host, chunk start).
+/// What a chunk holds, without its payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub first_at: NaiveDateTime,
+    pub last_at: NaiveDateTime,
+    pub segments: u16,
+}
+
+/// The spans of the chunks named by (host, chunk start).
 pub async fn chunk_spans(
     conn: &mut MySqlConnection,
     keys: &[(u32, NaiveDateTime)],
-) -> Result<HashMap<(u32, NaiveDateTime), (NaiveDateTime, NaiveDateTime)>, sqlx::Error> {
+) -> Result<HashMap<(u32, NaiveDateTime), Span>, sqlx::Error> {
     let mut out = HashMap::new();
     for chunk in keys.chunks(CHUNK) {
         let mut q = QueryBuilder::<MySql>::new(
-            "SELECT host_machine_id, chunk_start, first_at, last_at FROM raw_chunks \
+            "SELECT host_machine_id, chunk_start, first_at, last_at, segments FROM raw_chunks \
              WHERE (host_machine_id, chunk_start) IN (",
         );
         push_pairs(&mut q, chunk);
         for row in q.build().persistent(false).fetch_all(&mut *conn).await? {
             out.insert(
                 (row.try_get("host_machine_id")?, row.try_get("chunk_start")?),
-                (row.try_get("first_at")?, row.try_get("last_at")?),
+                Span {
+                    first_at: row.try_get("first_at")?,
+                    last_at: row.try_get("last_at")?,
+                    segments: row.try_get("segments")?,
+                },
             );
         }
     }

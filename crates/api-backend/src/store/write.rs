@@ -230,8 +230,8 @@ impl Store {
             .iter()
             .filter_map(|(h, at, t)| {
                 let key = (*h, db_time(raw::chunk_start(*t)));
-                let (first, last) = spans.get(&key)?;
-                (first <= at && at <= last).then_some(key)
+                let span = spans.get(&key)?;
+                (span.first_at <= *at && *at <= span.last_at).then_some(key)
             })
             .collect::<HashSet<_>>()
             .into_iter()
