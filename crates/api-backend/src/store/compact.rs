@@ -184,6 +184,12 @@ pub async fn merge_into_tiers(
     windows: Windows,
     seal_before: Option<DateTime<Utc>>,
 ) -> Result<Merged, sqlx::Error> {
+    // without a seal time (the legacy conversion) windows come whole: written at the seal level
+    let level = if seal_before.is_some() {
+        raw::CHUNK_LEVEL
+    } else {
+        raw::SEAL_LEVEL
+    };
     let keys: Vec<(u32, NaiveDateTime)> = windows.keys().map(|(h, w)| (*h, db_time(*w))).collect();
     let spans = raw::chunk_spans(&mut *conn, &keys).await?;
     let hosts: Vec<u32> = windows
@@ -225,14 +231,14 @@ pub async fn merge_into_tiers(
         };
         let (all, added) = merge(existing, incoming);
         if !added.is_empty() {
-            whole.push(chunk_row(host, start, &all, raw::CHUNK_LEVEL));
+            whole.push(chunk_row(host, start, &all, level));
             added_samples.push((host, added));
         }
     }
     let appended: Vec<ChunkRow> = appends
         .iter()
         .filter(|((host, _), incoming)| !skipped_hosts.contains(host) && !incoming.is_empty())
-        .map(|((host, start), incoming)| chunk_row(*host, *start, incoming, raw::CHUNK_LEVEL))
+        .map(|((host, start), incoming)| chunk_row(*host, *start, incoming, level))
         .collect();
     added_samples.extend(
         appends
@@ -279,7 +285,7 @@ pub async fn merge_into_tiers(
         })
         .map(|r| (r.host, r.start))
         .collect();
-    let mut rewritten = rewrite_whole(&mut *conn, &crowded).await?;
+    let mut rewritten = rewrite_whole(&mut *conn, &crowded, raw::CHUNK_LEVEL).await?;
     // a window that got samples now may get more (a backfill fills it over many passes)
     let touched: HashSet<(u32, NaiveDateTime)> = keys.into_iter().collect();
     if let Some(before) = seal_before {
@@ -315,18 +321,22 @@ async fn seal(
     )
     .await?;
     keys.retain(|k| !touched.contains(k));
-    rewrite_whole(conn, &keys).await
+    rewrite_whole(conn, &keys, raw::SEAL_LEVEL).await
 }
 
 /// Rewrites the chunks named by `keys` as one frame each; returns how many.
-async fn rewrite_whole(conn: &mut MySqlConnection, keys: &[(u32, NaiveDateTime)]) -> Result<u64, sqlx::Error> {
+async fn rewrite_whole(
+    conn: &mut MySqlConnection,
+    keys: &[(u32, NaiveDateTime)],
+    level: codec::Level,
+) -> Result<u64, sqlx::Error> {
     if keys.is_empty() {
         return Ok(0);
     }
     let mut rows = Vec::new();
     for ((host, start), payload) in raw::chunk_payloads(&mut *conn, keys).await? {
         match codec::decode_frames(&payload) {
-            Ok(samples) => rows.push(chunk_row(host, utc(start), &samples, raw::CHUNK_LEVEL)),
+            Ok(samples) => rows.push(chunk_row(host, utc(start), &samples, level)),
             Err(e) => {
                 tracing::error!(host, chunk = %utc(start), error = %e, "a stored chunk cannot be decoded; left as it is")
             }

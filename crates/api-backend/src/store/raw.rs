@@ -17,8 +17,11 @@ use super::columns::{db_time, utc, CHUNK};
 /// minutes).
 pub const CHUNK_WINDOW: TimeDelta = TimeDelta::minutes(20);
 
-/// zstd level of compacted chunks, and of the one-record rows of `raw_recent`.
+/// zstd levels: the frames of a chunk still filling (and its merges), a chunk rewritten whole
+/// once its window ended (4 % smaller than level 3 for about 35 ms more per 1,200 samples, once
+/// per window), the one-record rows of `raw_recent`.
 pub const CHUNK_LEVEL: codec::Level = Some(3);
+pub const SEAL_LEVEL: codec::Level = Some(17);
 pub const RECENT_LEVEL: codec::Level = Some(1);
 
 /// A record's identity in the duplicate set: the first 16 bytes of SHA-256 of its id.
