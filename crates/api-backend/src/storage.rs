@@ -1,6 +1,7 @@
-//! The background work on the storage tiers, one task: compaction every
-//! [`Settings::compact_every`], retention and partitions every [`SWEEP_EVERY`], and while the
-//! pre-tier tables of an upgrade remain, their conversion a step at a time. Its metrics are at
+//! The background work on the storage tiers, one task (so chunks and rollups have one
+//! writer): compaction every [`Settings::compact_every`], retention, partitions and the sealing
+//! of quiet hosts' chunks every [`SWEEP_EVERY`], and while the pre-tier tables of an upgrade
+//! remain, their conversion a step at a time. Its metrics are at
 //! `/metrics` (`api_storage_*`).
 
 use std::time::{Duration, Instant};
@@ -186,6 +187,10 @@ pub async fn run(store: Store, settings: Settings, metrics: StorageMetrics, shut
         if tokio::time::Instant::now() >= next_sweep {
             next_sweep = tokio::time::Instant::now() + SWEEP_EVERY;
             sweep(&store, &settings.retention, &metrics).await;
+            // windows of hosts that went quiet are sealed here (compaction seals the others)
+            if let Err(e) = store.seal_stale(cutoff, 500).await {
+                metrics.failed("seal", &e);
+            }
         }
     }
 }

@@ -115,6 +115,26 @@ impl Store {
         Ok(pass)
     }
 
+    /// Rewrites as one frame (at the seal level) up to `max` chunks of several frames whose
+    /// window ended before `before`: those of hosts that stopped sending, which no compaction
+    /// pass seals. Returns how many.
+    pub async fn seal_stale(&self, before: DateTime<Utc>, max: u32) -> Result<u64> {
+        let mut tx = self.pool.begin().await.map_err(Error::from_sqlx)?;
+        let keys: Vec<(u32, NaiveDateTime)> = sqlx::query_as(
+            "SELECT host_machine_id, chunk_start FROM raw_chunks WHERE segments > 1 AND chunk_start < ? LIMIT ?",
+        )
+        .bind(db_time(before - raw::CHUNK_WINDOW))
+        .bind(max)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(Error::from_sqlx)?;
+        let n = rewrite_whole(&mut tx, &keys, raw::SEAL_LEVEL)
+            .await
+            .map_err(Error::from_sqlx)?;
+        tx.commit().await.map_err(Error::from_sqlx)?;
+        Ok(n)
+    }
+
     async fn compact_group(&self, hosts: &[u32], before: NaiveDateTime) -> Result<Pass, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         let rows = raw::recent_before(&mut tx, hosts, before).await?;

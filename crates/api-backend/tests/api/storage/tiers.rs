@@ -175,3 +175,42 @@ async fn bad_tier_step_or_metric_is_a_400_naming_it() {
         );
     }
 }
+
+#[tokio::test]
+async fn frames_appended_to_a_filling_chunk_read_the_same_once_sealed() {
+    let t = TestApp::start().await;
+    let start = common::timefmt::parse("2026-11-30T10:00:00Z").unwrap();
+    let at = |i: i64| ts(start + TimeDelta::seconds(i));
+    let range = format!("from={}&to={}&limit=100", ts(start), ts(start + TimeDelta::minutes(20)));
+    // three compactions into one window: one frame each
+    for part in 0..3 {
+        let records: Vec<Value> = (0..10)
+            .map(|i| host_record(&format!("r{part}-{i}"), "h", &at(part * 100 + i)))
+            .collect();
+        assert_eq!(
+            t.post("/api/v1/ingest", &Value::Array(records)).await.json["accepted"],
+            10
+        );
+        t.app
+            .store
+            .compact(start + TimeDelta::seconds(part * 100 + 50))
+            .await
+            .unwrap();
+    }
+    let frames: i64 = sqlx::query_scalar("SELECT CAST(segments AS SIGNED) FROM raw_chunks")
+        .fetch_one(t.app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(frames, 3);
+    let before = t.get(&format!("/api/v1/machines/h/samples?{range}")).await;
+    assert_eq!(before.json["samples"].as_array().unwrap().len(), 30);
+    // the host went quiet: the sweep seals its window
+    assert_eq!(t.app.store.seal_stale(everything(), 100).await.unwrap(), 1);
+    let frames: i64 = sqlx::query_scalar("SELECT CAST(segments AS SIGNED) FROM raw_chunks")
+        .fetch_one(t.app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(frames, 1);
+    let after = t.get(&format!("/api/v1/machines/h/samples?{range}")).await;
+    assert_eq!(before.json["samples"], after.json["samples"]);
+}
