@@ -11,7 +11,8 @@
 #                                   # 10 simulated minutes (BENCH_OLD_SPAN) of the same fleet
 #   scripts/bench-storage.sh real   # the real collector of this machine with 20 busybox
 #                                   # containers at 1 s for BENCH_DURATION (60m); the previous
-#                                   # release stores the same records beside it
+#                                   # release stores the same records beside it (ports 181xx,
+#                                   # so it can run beside the other benchmarks)
 #
 # Everything goes through the real pipeline: collector -> tansu -> consumer -> api-backend.
 set -euo pipefail
@@ -127,13 +128,13 @@ for i in $(seq 1 "$REAL_CONTAINERS"); do
 done
 TOPIC=bench-storage-real-$STAMP
 new_topic "$TOPIC"
-start_backend "$NEW" 18004 STORAGE_COMPACT_AFTER=1s
-start_consumer "$TOPIC" 18004 18000
-BACKEND_BIN=$OLD_BIN start_backend "$OLD" 18024
-start_consumer "$TOPIC" 18024 18020
+start_backend "$NEW" 18104 STORAGE_COMPACT_AFTER=1s
+start_consumer "$TOPIC" 18104 18100
+BACKEND_BIN=$OLD_BIN start_backend "$OLD" 18124
+start_consumer "$TOPIC" 18124 18120
 echo "the real collector at 1 s for $DURATION" >&2
 bg env BOOTSTRAP_SERVER="$SRMON_TEST_BOOTSTRAP" KAFKA_TOPIC_NAME="$TOPIC" DOCKER_HOST="$SRMON_TEST_DOCKER_HOST" \
-    COLLECT_INTERVAL=1s COLLECTOR_LISTEN=127.0.0.1:18001 HOST_ID="bench-real-$STAMP" RUST_LOG=warn \
+    COLLECT_INTERVAL=1s COLLECTOR_LISTEN=127.0.0.1:18101 HOST_ID="bench-real-$STAMP" RUST_LOG=warn \
     "$BIN/collector" >"$WORK/collector.log" 2>&1
 COLLECTOR=$!
 sleep "$(secs "$DURATION")"
@@ -149,6 +150,6 @@ while true; do
 done
 echo "  the collector produced $n records"
 wait_compacted "$NEW"
-values=$(metric http://127.0.0.1:18004/metrics api_ingest_values_total)
+values=$(metric http://127.0.0.1:18104/metrics api_ingest_values_total)
 report "$NEW" "$values" "real collector, $REAL_CONTAINERS containers, $DURATION at 1 s, compacted (STORAGE_COMPACT_AFTER=1s)"
 report "$OLD" "$values" "previous release ($OLD_REV), same records"
