@@ -71,6 +71,19 @@ fn main() {
         .map(|s| codec::encode(std::slice::from_ref(s), Some(1)).len())
         .sum::<usize>()
         / 100;
+    let singles: Vec<&Sample> = per_host.iter().flat_map(|s| s.iter()).take(2000).collect();
+    for lvl in [None, Some(1), Some(-3), Some(-10)] {
+        let t = std::time::Instant::now();
+        let mut n = 0;
+        for s in &singles {
+            n += codec::frame(std::slice::from_ref(*s), lvl).len();
+        }
+        println!(
+            "one-sample frames at {lvl:?}: {:.1} us each, {} bytes each",
+            t.elapsed().as_secs_f64() * 1e6 / singles.len() as f64,
+            n / singles.len()
+        );
+    }
     println!("hosts {hosts} chunk {chunk} level {level}: values {values}, zstd {total} B = {:.3} B/value, plain {:.3} B/value; per chunk {} B; one record plain {one} B zstd1 {onez} B; encode+decode {:?}",
         total as f64 / values as f64, plain as f64 / values as f64, total / hosts as usize, el);
 }
@@ -125,3 +138,6 @@ fn count(r: &common::Record) -> usize {
         .sum();
     s + lists + cs
 }
+
+#[allow(dead_code)]
+fn unused() {}

@@ -90,7 +90,7 @@ pub fn encode(samples: &[Sample], level: Level) -> Vec<u8> {
         }
         Some(level) => {
             out.push(ZSTD);
-            out.extend(zstd::bulk::compress(&body, level).expect("zstd compresses any input in memory"));
+            out.extend(compress(&body, level));
         }
     }
     out
@@ -129,22 +129,49 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<Sample>, Error> {
     let (&mode, rest) = rest.split_first().ok_or(Error::Truncated)?;
     match mode {
         PLAIN => read_body(rest),
-        ZSTD => {
-            use std::io::Read;
-            // bounded: damaged or hostile bytes must not decompress without limit
-            let mut body = Vec::new();
-            zstd::stream::read::Decoder::new(rest)
-                .map_err(|e| Error::Zstd(e.to_string()))?
-                .take(MAX_BODY as u64 + 1)
-                .read_to_end(&mut body)
-                .map_err(|e| Error::Zstd(e.to_string()))?;
-            if body.len() > MAX_BODY {
-                return Err(Error::Malformed("body too large"));
-            }
-            read_body(&body)
-        }
+        ZSTD => read_body(&decompress(rest)?),
         _ => Err(Error::Malformed("unknown compression")),
     }
+}
+
+thread_local! {
+    // a zstd context per thread: making one costs more than compressing one record
+    static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> = const { std::cell::RefCell::new(None) };
+    static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { std::cell::RefCell::new(None) };
+}
+
+fn compress(body: &[u8], level: i32) -> Vec<u8> {
+    COMPRESSOR.with(|c| {
+        let mut c = c.borrow_mut();
+        let zstd = match c.as_mut() {
+            Some(z) => z,
+            None => c.insert(zstd::bulk::Compressor::new(level).expect("a zstd context")),
+        };
+        zstd.set_compression_level(level).expect("a valid zstd level");
+        // the frame records its content size, which decompress needs
+        zstd.compress(body).expect("zstd compresses any input in memory")
+    })
+}
+
+/// Decompresses one zstd frame whose header gives its size, at most [`MAX_BODY`] (damaged or
+/// hostile bytes must not make the decoder allocate without bound).
+fn decompress(frame: &[u8]) -> Result<Vec<u8>, Error> {
+    let size = zstd::zstd_safe::get_frame_content_size(frame)
+        .ok()
+        .flatten()
+        .ok_or(Error::Malformed("zstd frame without a content size"))?;
+    let size = usize::try_from(size)
+        .ok()
+        .filter(|s| *s <= MAX_BODY)
+        .ok_or(Error::Malformed("body too large"))?;
+    DECOMPRESSOR.with(|d| {
+        let mut d = d.borrow_mut();
+        let zstd = match d.as_mut() {
+            Some(z) => z,
+            None => d.insert(zstd::bulk::Decompressor::new().map_err(|e| Error::Zstd(e.to_string()))?),
+        };
+        zstd.decompress(frame, size).map_err(|e| Error::Zstd(e.to_string()))
+    })
 }
 
 fn body(samples: &[Sample]) -> Vec<u8> {

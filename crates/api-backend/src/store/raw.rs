@@ -19,10 +19,11 @@ pub const CHUNK_WINDOW: TimeDelta = TimeDelta::minutes(20);
 
 /// zstd levels: the frames of a chunk still filling (and its merges), a chunk rewritten whole
 /// once its window ended (4 % smaller than level 3 for about 35 ms more per 1,200 samples, once
-/// per window), the one-record rows of `raw_recent`.
+/// per window), the one-record rows of `raw_recent` (a fast level: 14 % smaller than plain for
+/// about 4 us a record, where level 1 costs 20 us).
 pub const CHUNK_LEVEL: codec::Level = Some(3);
 pub const SEAL_LEVEL: codec::Level = Some(17);
-pub const RECENT_LEVEL: codec::Level = Some(1);
+pub const RECENT_LEVEL: codec::Level = Some(-3);
 
 /// A record's identity in the duplicate set: the first 16 bytes of SHA-256 of its id.
 pub type RecordKey = [u8; 16];

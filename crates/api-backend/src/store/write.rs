@@ -1,6 +1,8 @@
 //! The ingest transaction: one per batch, all or nothing. A record is new unless its id is in
 //! `raw_recent` or its host already has a sample at the same time (in `raw_recent` or, for a
-//! record older than the compaction watermark, in its chunk). Machines are created or
+//! record older than the compaction watermark, in its chunk). The (host, time) check against
+//! `raw_recent` is left to its unique key: a batch that hits it is retried with the check done
+//! first (so the common batch saves a query as wide as itself). Machines are created or
 //! refreshed, each new record becomes one `raw_recent` row (its host and containers encoded
 //! together), events are inserted with multi-row statements. A conflict with a concurrent batch
 //! (the same record, a deadlock) rolls back and retries the whole batch.
@@ -13,7 +15,7 @@ use common::wire::Record;
 use sqlx::mysql::MySqlConnection;
 use sqlx::{MySql, QueryBuilder};
 
-use super::columns::{clip, db_time, u32_of, CHUNK};
+use super::columns::{clip, db_time, u32_of, utc, CHUNK};
 use super::machines::{self, Kind, NewContainer, Row};
 use super::plan::Plan;
 use super::raw::{self, RecentRow};
@@ -22,6 +24,16 @@ use crate::error::{Error, Result};
 
 /// Tries of one batch before a persistent conflict is reported as unavailable.
 const ATTEMPTS: u32 = 5;
+
+/// What one attempt's statements came to.
+enum Step {
+    Done(Attempt),
+    /// Every record was stored before.
+    Seen,
+    /// A plain attempt found one of its records compacted already: roll back, and try again
+    /// looking before inserting.
+    Careful,
+}
 
 /// Per record stored-now or not, machine ids found, machine rows written, newest sample time
 /// per machine: what to cache once the transaction committed.
@@ -45,15 +57,21 @@ impl Store {
     /// Stores the records whose ids were not stored before. The ids in `records` must be distinct.
     pub async fn store_batch(&self, records: &[Record]) -> Result<Written> {
         let mut retries = 0;
+        let mut careful = false;
         loop {
-            match self.try_store(records).await {
-                Ok((new, found, written, seen)) => {
+            match self.try_store(records, careful).await {
+                Ok(Some((new, found, written, seen))) => {
                     self.machines.remember(found, written);
                     self.machines.note_seen(seen);
                     return Ok(Written { new, retries });
                 }
+                // a late record matched a compacted sample: again, looking before inserting
+                Ok(None) if !careful => careful = true,
+                Ok(None) => unreachable!("a careful attempt decides every record"),
                 Err(e) if retries + 1 < ATTEMPTS && is_conflict(&e) => {
                     retries += 1;
+                    // a sample of the same host and time is stored: look for it first next time
+                    careful |= is_duplicate_key(&e);
                     tracing::debug!(error = %e, retries, "ingest transaction conflicted, retrying");
                     tokio::time::sleep(backoff(retries)).await;
                 }
@@ -64,16 +82,21 @@ impl Store {
 
     /// One attempt: the transaction commits, or is rolled back before this returns (so its
     /// locks never outlive the attempt).
-    async fn try_store(&self, records: &[Record]) -> Result<Attempt, sqlx::Error> {
+    /// `None`: try again carefully (see [`Step::Careful`]).
+    async fn try_store(&self, records: &[Record], careful: bool) -> Result<Option<Attempt>, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
-        match self.write(&mut tx, records).await {
-            Ok(Some(done)) => {
+        match self.write(&mut tx, records, careful).await {
+            Ok(Step::Done(done)) => {
                 tx.commit().await?;
-                Ok(done)
+                Ok(Some(done))
             }
-            Ok(None) => {
+            Ok(Step::Seen) => {
                 tx.rollback().await?;
-                Ok((vec![false; records.len()], Vec::new(), Vec::new(), Vec::new()))
+                Ok(Some((vec![false; records.len()], Vec::new(), Vec::new(), Vec::new())))
+            }
+            Ok(Step::Careful) => {
+                tx.rollback().await?;
+                Ok(None)
             }
             Err(e) => {
                 if let Err(rollback) = tx.rollback().await {
@@ -85,18 +108,23 @@ impl Store {
     }
 
     /// The statements of one attempt; `None` when every record was stored before.
-    async fn write(&self, conn: &mut MySqlConnection, records: &[Record]) -> Result<Option<Attempt>, sqlx::Error> {
+    async fn write(&self, conn: &mut MySqlConnection, records: &[Record], careful: bool) -> Result<Step, sqlx::Error> {
         let keys: Vec<raw::RecordKey> = records.iter().map(|r| raw::record_key(&r.record_id)).collect();
         let known = raw::existing_keys(&mut *conn, &keys).await?;
         let candidates: Vec<usize> = (0..records.len()).filter(|i| !known.contains(&keys[*i])).collect();
         if candidates.is_empty() {
-            return Ok(None);
+            return Ok(Step::Seen);
         }
         // hosts first: a sample is a duplicate when its host already has one at the same time
         let host_plan = Plan::build(&candidates.iter().map(|i| &records[*i]).collect::<Vec<_>>());
         let host_rows: Vec<Row<'_>> = host_plan.hosts.iter().map(|(ext, h)| host_row(ext, h)).collect();
         let hosts = machines::ensure(&mut *conn, &self.machines, Kind::Host, &host_rows).await?;
-        let taken = self.taken_times(&mut *conn, records, &candidates, &hosts.ids).await?;
+        // careful: look before inserting (a plain attempt lets the unique key of raw_recent tell,
+        // and looks at the chunks after inserting)
+        let taken = match careful {
+            true => self.taken_times(&mut *conn, records, &candidates, &hosts.ids).await?,
+            false => HashSet::new(),
+        };
         let mut seen = HashSet::new();
         let mut new = vec![false; records.len()];
         for i in &candidates {
@@ -111,7 +139,7 @@ impl Store {
         }
         let fresh: Vec<&Record> = records.iter().zip(&new).filter(|(_, n)| **n).map(|(r, _)| r).collect();
         if fresh.is_empty() {
-            return Ok(None);
+            return Ok(Step::Seen);
         }
         let plan = Plan::build(&fresh);
 
@@ -154,6 +182,11 @@ impl Store {
 
         let rows = recent_rows(&fresh, &hosts.ids, &containers.ids);
         raw::insert_recent(&mut *conn, &rows).await?;
+        // the watermark read after the insert: a sample moved out of raw_recent before it is in
+        // its chunk by now
+        if !careful && !self.in_chunks(&mut *conn, &rows).await?.is_empty() {
+            return Ok(Step::Careful);
+        }
         insert_events(&mut *conn, &fresh, &hosts.ids, &containers.ids).await?;
         let removed: Vec<_> = plan
             .removals
@@ -191,11 +224,12 @@ impl Store {
                     .filter_map(|r| Some((*containers.ids.get(r.ext_id)?, r.last_seen))),
             )
             .collect();
-        Ok(Some((new, found, written, seen)))
+        Ok(Step::Done((new, found, written, seen)))
     }
 
     /// The (host, time) pairs among the candidates that are stored already: in `raw_recent`,
-    /// or, for records older than the compaction watermark, in their chunk.
+    /// or (looked at after it: a sample moved out of it meanwhile is in its chunk by then) in
+    /// their chunk.
     async fn taken_times(
         &self,
         conn: &mut MySqlConnection,
@@ -203,19 +237,42 @@ impl Store {
         candidates: &[usize],
         hosts: &HashMap<&str, u32>,
     ) -> Result<HashSet<(u32, NaiveDateTime)>, sqlx::Error> {
-        let pairs: Vec<(u32, NaiveDateTime, DateTime<Utc>)> = candidates
+        let pairs: Vec<(u32, NaiveDateTime)> = candidates
             .iter()
             .filter_map(|i| {
                 let r = &records[*i];
-                Some((*hosts.get(r.host_id.as_str())?, db_time(r.sampled_at), r.sampled_at))
+                Some((*hosts.get(r.host_id.as_str())?, db_time(r.sampled_at)))
             })
             .collect();
-        let recent: Vec<(u32, NaiveDateTime)> = pairs.iter().map(|(h, at, _)| (*h, *at)).collect();
-        let mut taken = raw::recent_times(&mut *conn, &recent).await?;
-        // read after the recent rows: a sample moved out of them meanwhile is in its chunk by now
-        let watermark = self.watermark.get();
-        let late: Vec<(u32, NaiveDateTime, DateTime<Utc>)> =
-            pairs.into_iter().filter(|(_, _, t)| *t < watermark).collect();
+        let mut taken = raw::recent_times(&mut *conn, &pairs).await?;
+        taken.extend(self.compacted(&mut *conn, &pairs).await?);
+        Ok(taken)
+    }
+
+    /// Which of the inserted rows' samples are in a chunk already.
+    async fn in_chunks(
+        &self,
+        conn: &mut MySqlConnection,
+        rows: &[RecentRow],
+    ) -> Result<HashSet<(u32, NaiveDateTime)>, sqlx::Error> {
+        let pairs: Vec<(u32, NaiveDateTime)> = rows.iter().map(|r| (r.host, r.at)).collect();
+        self.compacted(conn, &pairs).await
+    }
+
+    /// Which of the (host, time) pairs are in a chunk: only pairs older than the compaction
+    /// watermark can be, and only within their chunk's first and last sample time.
+    async fn compacted(
+        &self,
+        conn: &mut MySqlConnection,
+        pairs: &[(u32, NaiveDateTime)],
+    ) -> Result<HashSet<(u32, NaiveDateTime)>, sqlx::Error> {
+        let mut taken = HashSet::new();
+        let watermark = db_time(self.watermark.get());
+        let late: Vec<(u32, NaiveDateTime, DateTime<Utc>)> = pairs
+            .iter()
+            .filter(|(_, at)| *at < watermark)
+            .map(|(h, at)| (*h, *at, utc(*at)))
+            .collect();
         if late.is_empty() {
             return Ok(taken);
         }
@@ -239,10 +296,14 @@ impl Store {
         if inside.is_empty() {
             return Ok(taken);
         }
+        let asked: HashSet<(u32, NaiveDateTime)> = late.iter().map(|(h, at, _)| (*h, *at)).collect();
         for ((host, _), payload) in raw::chunk_payloads(&mut *conn, &inside).await? {
             // an undecodable chunk counts as holding nothing: the compactor keeps its samples apart
             for s in codec::decode_frames(&payload).unwrap_or_default() {
-                taken.insert((host, db_time(s.at)));
+                let pair = (host, db_time(s.at));
+                if asked.contains(&pair) {
+                    taken.insert(pair);
+                }
             }
         }
         Ok(taken)
@@ -264,6 +325,13 @@ pub(super) fn is_conflict(e: &sqlx::Error) -> bool {
         || e.as_database_error()
             .and_then(|db| db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())
             .is_some_and(|db| matches!(db.number(), 1062 | 1205 | 1213))
+}
+
+/// A unique key refused a row (1062).
+fn is_duplicate_key(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|db| db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())
+        .is_some_and(|db| db.number() == 1062)
 }
 
 /// 20, 40, 80, ... ms plus up to 20 ms of jitter, so two conflicting batches do not meet again.
