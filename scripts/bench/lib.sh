@@ -14,10 +14,15 @@ STAMP=$(date +%s)
 WORK=$(mktemp -d)
 BENCH_PIDS=()
 BENCH_DBS=()
+BENCH_TOPICS=()
 
 bench_cleanup() {
     for p in "${BENCH_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
+    # the local broker keeps topics in memory: a benchmark's records would pile up run after run
+    for t in "${BENCH_TOPICS[@]}"; do
+        "$SRMON_TANSU" topic delete "$t" --broker "tcp://$SRMON_TEST_BOOTSTRAP" >/dev/null 2>&1 || true
+    done
     if [ "${BENCH_KEEP_DB:-0}" != 1 ]; then
         for d in "${BENCH_DBS[@]}"; do "${SQL[@]}" -e "DROP DATABASE IF EXISTS $d" 2>/dev/null || true; done
     fi
@@ -51,6 +56,7 @@ new_db() {
 new_topic() {
     "$SRMON_TANSU" topic create "$1" --partitions 3 --broker "tcp://$SRMON_TEST_BOOTSTRAP" >&2
     "$SRMON_TANSU" topic create "$1.dlq" --partitions 1 --broker "tcp://$SRMON_TEST_BOOTSTRAP" >&2
+    BENCH_TOPICS+=("$1" "$1.dlq")
 }
 
 # start_backend DB PORT [VAR=VALUE ...]: the backend on DB, listening on PORT, until ready.

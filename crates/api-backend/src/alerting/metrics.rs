@@ -41,6 +41,9 @@ pub struct AlertingMetrics {
     /// `api_alert_event_delay_seconds`: from an event's time (the sample time for threshold
     /// alerts) to its publication to the streams and the notifier, after it was stored.
     pub event_delay_seconds: Histogram,
+    /// `api_alert_state_snapshot_seconds`: how long a state save's snapshot held the engine
+    /// lock (ingest's alert evaluation waits meanwhile).
+    pub snapshot_hold_seconds: Histogram,
 }
 
 impl AlertingMetrics {
@@ -58,6 +61,7 @@ impl AlertingMetrics {
             state_save_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 14)),
             queue_wait_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 14)),
             event_delay_seconds: Histogram::new(exponential_buckets(0.05, 1.5, 14)),
+            snapshot_hold_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 14)),
         };
         registry.register("api_alert_events", "Alert events stored, by state", m.events.clone());
         registry.register(
@@ -109,6 +113,11 @@ impl AlertingMetrics {
             "api_alert_event_delay_seconds",
             "From an alert event's time (the sample time of threshold alerts) to its publication",
             m.event_delay_seconds.clone(),
+        );
+        registry.register(
+            "api_alert_state_snapshot_seconds",
+            "How long a state save's snapshot held the engine lock",
+            m.snapshot_hold_seconds.clone(),
         );
         m
     }

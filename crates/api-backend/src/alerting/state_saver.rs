@@ -1,6 +1,7 @@
 //! Saves the engine state beside the event writer, in its own transaction, so that a large save
-//! never holds up events: at most every [`SAVE_EVERY`] while the engine produces events, on the
-//! periodic request of the tick task, and at close. Only the machine parts that changed are
+//! never holds up events: at most every [`SAVE_EVERY`] while the engine produces events (less
+//! often when the snapshot holds the engine lock long: see [`HOLD_SHARE`]), on the periodic
+//! request of the tick task, and at close. Only the machine parts that changed are
 //! written ([`SavedParts`]). A save includes only stored events: it waits until the writer has
 //! stored every event produced before its snapshot, and records the newest one's id.
 
@@ -12,15 +13,20 @@ use super::Inner;
 
 /// Saves at most this often while events are produced: a crash loses at most this much state.
 pub const SAVE_EVERY: Duration = Duration::from_secs(1);
+/// The share of the time the snapshot may hold the engine lock (ingest waits for it): the pause
+/// between saves is at least the snapshot's hold divided by this, up to [`SAVE_EVERY_MAX`].
+pub const HOLD_SHARE: f64 = 0.02;
+pub const SAVE_EVERY_MAX: Duration = Duration::from_secs(30);
 
 /// Runs until [`Alerting::close`](super::Alerting::close): then, once the writer stored what
 /// was left, one last save.
 pub(super) async fn run(inner: Arc<Inner>, mut saved: SavedParts) {
     let mut closing = inner.closing.subscribe();
     let mut saved_seq = 0u64;
+    let mut pause = SAVE_EVERY;
     loop {
         tokio::select! {
-            () = tokio::time::sleep(SAVE_EVERY) => {}
+            () = tokio::time::sleep(pause) => {}
             _ = closing.changed() => {}
         }
         if *closing.borrow() {
@@ -39,9 +45,10 @@ pub(super) async fn run(inner: Arc<Inner>, mut saved: SavedParts) {
             continue;
         }
         match save(&inner, &mut saved, false).await {
-            Ok(()) => {
+            Ok(hold) => {
                 saved_seq = seq;
                 inner.outbox().snapshot_due = false;
+                pause = hold.div_f64(HOLD_SHARE).clamp(SAVE_EVERY, SAVE_EVERY_MAX);
             }
             Err(e) => {
                 inner.metrics.write_failures.inc();
@@ -53,14 +60,17 @@ pub(super) async fn run(inner: Arc<Inner>, mut saved: SavedParts) {
 }
 
 /// One save: snapshot under the engine lock, wait for its events to be stored, write the
-/// changed parts (all of them with `everything`).
-async fn save(inner: &Inner, saved: &mut SavedParts, everything: bool) -> crate::error::Result<()> {
+/// changed parts (all of them with `everything`). Returns how long the snapshot held the lock.
+async fn save(inner: &Inner, saved: &mut SavedParts, everything: bool) -> crate::error::Result<Duration> {
     let started = Instant::now();
-    let (state, seq) = {
+    let (state, seq, hold) = {
         let core = inner.core();
+        let locked = Instant::now();
         let seq = inner.outbox().last_seq();
-        (core.engine.snapshot(), seq)
+        let state = core.engine.snapshot();
+        (state, seq, locked.elapsed())
     };
+    inner.metrics.snapshot_hold_seconds.observe(hold.as_secs_f64());
     let mut done = inner.done_seq.subscribe();
     let _ = done.wait_for(|stored| *stored >= seq).await;
     let last_event_id = *inner.stored_event_id.borrow();
@@ -80,6 +90,11 @@ async fn save(inner: &Inner, saved: &mut SavedParts, everything: bool) -> crate:
         .metrics
         .state_save_seconds
         .observe(started.elapsed().as_secs_f64());
-    tracing::debug!(rows, ms = started.elapsed().as_millis(), "alert engine state saved");
-    Ok(())
+    tracing::debug!(
+        rows,
+        ms = started.elapsed().as_millis(),
+        hold_ms = hold.as_millis(),
+        "alert engine state saved"
+    );
+    Ok(hold)
 }
