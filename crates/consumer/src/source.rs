@@ -56,6 +56,11 @@ pub fn create(config: &Config, readiness: Arc<Readiness>, metrics: Arc<Metrics>)
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
         .set("queued.max.messages.kbytes", "16384")
+        // How long the broker may hold a fetch that finds nothing new. On Kafka a fetch returns
+        // as soon as a record arrives, so this is only the idle poll interval (40 requests a
+        // second per broker); tansu 0.6 holds every fetch for it (half of it above 500 ms), so
+        // librdkafka's 500 ms default put 250 ms into every sample's path to its alert.
+        .set("fetch.wait.max.ms", "25")
         .set("client.id", "metrics-consumer");
     for (k, v) in &config.kafka_overrides {
         cc.set(k, v);
