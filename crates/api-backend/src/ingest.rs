@@ -26,14 +26,16 @@ pub struct Ingest {
     pub alerting: Alerting,
     pub hub: Hub,
     /// RETENTION_RAW: an older record is refused (its sample could not be checked for
-    /// duplicates, and retention would drop it at once).
+    /// duplicates, and retention would drop it at once), as is one older than the days the disk
+    /// budget left (`Store::raw_floor`).
     pub raw_retention: Duration,
 }
 
 impl Ingest {
     /// Validates, de-duplicates, alerts on, stores and publishes one batch.
     pub async fn batch(&self, parsed: Vec<Result<Record, ValidationError>>) -> Result<Report> {
-        let oldest = Utc::now() - TimeDelta::from_std(self.raw_retention).unwrap_or(TimeDelta::MAX);
+        let retained = Utc::now() - TimeDelta::from_std(self.raw_retention).unwrap_or(TimeDelta::MAX);
+        let oldest = self.store.raw_floor().map_or(retained, |floor| floor.max(retained));
         let parsed = parsed.into_iter().map(|p| p.and_then(|r| too_old(r, oldest))).collect();
         let report = ingest(&self.store, &self.metrics, parsed, |r| self.alerting.observe(r)).await?;
         report.stored.iter().for_each(|r| self.hub.publish_record(r));
@@ -44,7 +46,7 @@ impl Ingest {
 fn too_old(r: Record, oldest: chrono::DateTime<Utc>) -> Result<Record, ValidationError> {
     if r.sampled_at < oldest {
         return Err(ValidationError(format!(
-            "sampled_at: {} is older than the raw tier keeps (RETENTION_RAW), so it is not stored",
+            "sampled_at: {} is older than the raw tier keeps (RETENTION_RAW, or the days STORAGE_MAX_BYTES left), so it is not stored",
             common::timefmt::format(&r.sampled_at)
         )));
     }

@@ -10,6 +10,10 @@ use crate::bytes::{Reader, Writer};
 use crate::column;
 use crate::Error;
 
+/// List entries (over all samples) a decoder builds at most: 64 per sample at the most samples
+/// a decoder accepts. A corrupt layout index cannot make it copy a huge layout per sample.
+const MAX_ENTRIES: usize = 64 * crate::MAX_SAMPLES;
+
 /// Keys and layouts of one list field; built from the samples' key lists.
 #[derive(Debug, Default)]
 pub struct Family<K> {
@@ -112,14 +116,21 @@ impl<K> Family<K> {
                 .collect::<Result<Vec<u32>, Error>>()?;
             distinct.push(layout);
         }
+        // each sample gets its own copy of its layout: bound their total before copying
+        let mut entries = 0usize;
         let layouts = column::get_ints(r, n)?
             .into_iter()
             .map(|l| {
                 l.map(|l| {
-                    usize::try_from(l)
+                    let layout = usize::try_from(l)
                         .ok()
-                        .and_then(|l| distinct.get(l).cloned())
-                        .ok_or(Error::Malformed("unknown layout"))
+                        .and_then(|l| distinct.get(l))
+                        .ok_or(Error::Malformed("unknown layout"))?;
+                    entries = entries.saturating_add(layout.len());
+                    if entries > MAX_ENTRIES {
+                        return Err(Error::Malformed("more list entries than a chunk can hold"));
+                    }
+                    Ok(layout.clone())
                 })
                 .transpose()
             })

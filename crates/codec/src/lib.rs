@@ -69,8 +69,9 @@ pub enum Error {
 const VERSION: u8 = 1;
 const PLAIN: u8 = 0;
 const ZSTD: u8 = 1;
-/// Bounds a decoder trusts (a corrupt count cannot make it allocate without bound).
-const MAX_SAMPLES: usize = 10_000_000;
+/// Bounds a decoder trusts (a corrupt count cannot make it allocate without bound). A chunk at
+/// a 1 s tick holds 1,200 samples; 1,000,000 is a 20-minute window at 1.2 ms.
+pub(crate) const MAX_SAMPLES: usize = 1_000_000;
 const MAX_KEYS: usize = 1_000_000;
 const MAX_BODY: usize = 256 << 20;
 
@@ -145,7 +146,12 @@ fn compress(body: &[u8], level: i32) -> Vec<u8> {
         let mut c = c.borrow_mut();
         let zstd = match c.as_mut() {
             Some(z) => z,
-            None => c.insert(zstd::bulk::Compressor::new(level).expect("a zstd context")),
+            None => {
+                let mut z = zstd::bulk::Compressor::new(level).expect("a zstd context");
+                // a damaged frame fails its checksum instead of decoding to other samples
+                z.include_checksum(true).expect("zstd takes a checksum flag");
+                c.insert(z)
+            }
         };
         zstd.set_compression_level(level).expect("a valid zstd level");
         // the frame records its content size, which decompress needs

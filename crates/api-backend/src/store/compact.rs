@@ -21,6 +21,9 @@ use crate::rollup::{self, Bucket, Key};
 
 /// Hosts compacted per transaction.
 const HOSTS_PER_TX: usize = 25;
+/// How much time of a backlog one compaction step takes (whole chunk windows): at a 1 s tick,
+/// 25 hosts' hour is 90,000 records in one transaction.
+const SPAN: TimeDelta = TimeDelta::hours(1);
 /// Tries of one group before the pass gives up on it (it is tried again next pass).
 const ATTEMPTS: u32 = 5;
 
@@ -81,16 +84,35 @@ pub fn merge(existing: Vec<Sample>, incoming: Vec<Sample>) -> (Vec<Sample>, Vec<
 }
 
 impl Store {
-    /// Compacts every sample older than `cutoff`.
+    /// Compacts every sample older than `cutoff`. A backlog (an outage of compaction, a
+    /// backfill) goes [`SPAN`] at a time, oldest first, so one transaction holds at most that
+    /// much of its hosts' records.
     pub async fn compact(&self, cutoff: DateTime<Utc>) -> Result<Pass> {
         self.watermark.raise(cutoff);
-        let before = db_time(cutoff);
+        let mut pass = Pass::default();
+        let mut from = NaiveDateTime::default(); // 1970: no record is older (RETENTION_RAW)
+        loop {
+            // the next step starts at the oldest row not behind it: rows a step left (a host
+            // whose chunk cannot be decoded) do not hold the others back, gaps are skipped
+            let mut conn = self.pool.acquire().await.map_err(Error::from_sqlx)?;
+            let oldest = raw::oldest_recent(&mut conn, from).await.map_err(Error::from_sqlx)?;
+            drop(conn);
+            let Some(oldest) = oldest.filter(|t| utc(*t) < cutoff) else {
+                return Ok(pass);
+            };
+            let upto = (raw::chunk_start(utc(oldest)) + SPAN).min(cutoff);
+            self.compact_before(db_time(upto), &mut pass).await?;
+            from = db_time(upto);
+        }
+    }
+
+    /// Compacts the samples older than `before` (those of [`HOSTS_PER_TX`] hosts per transaction).
+    async fn compact_before(&self, before: NaiveDateTime, pass: &mut Pass) -> Result<()> {
         let mut conn = self.pool.acquire().await.map_err(Error::from_sqlx)?;
         let hosts = raw::hosts_with_recent_before(&mut conn, before)
             .await
             .map_err(Error::from_sqlx)?;
         drop(conn);
-        let mut pass = Pass::default();
         for group in hosts.chunks(HOSTS_PER_TX) {
             let mut attempt = 0;
             loop {
@@ -112,7 +134,7 @@ impl Store {
                 }
             }
         }
-        Ok(pass)
+        Ok(())
     }
 
     /// Rewrites as one frame (at the seal level) up to `max` chunks of several frames whose

@@ -45,6 +45,7 @@ pub struct Store {
     pool: MySqlPool,
     machines: Arc<machines::Cache>,
     watermark: Arc<compact::Watermark>,
+    raw_floor: Arc<retention::Floor>,
 }
 
 /// First delay between connection attempts at start; doubles up to [`CONNECT_BACKOFF_MAX`].
@@ -77,7 +78,9 @@ impl Store {
         })?;
         tracing::info!(url = %shown, "connected to MySQL");
         sqlx::migrate!("../../migrations").run(&pool).await?;
-        Ok(Store::from_pool(pool))
+        let store = Store::from_pool(pool);
+        store.load_raw_floor().await?;
+        Ok(store)
     }
 
     /// Wraps a migrated pool whose sessions run READ COMMITTED (see [`Store::connect`]).
@@ -86,6 +89,7 @@ impl Store {
             pool,
             machines: Arc::new(machines::Cache::default()),
             watermark: Arc::new(compact::Watermark::default()),
+            raw_floor: Arc::new(retention::Floor::default()),
         }
     }
 

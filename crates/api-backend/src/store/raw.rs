@@ -198,6 +198,31 @@ fn push_pairs(q: &mut QueryBuilder<'_, MySql>, pairs: &[(u32, NaiveDateTime)]) {
     q.push(")");
 }
 
+/// Rows per chunk-writing statement, and the payload bytes one statement carries at most (a
+/// row larger than that goes alone): far below MySQL's `max_allowed_packet` (16 MB by default)
+/// whatever the hosts' container counts.
+const PUT_ROWS: usize = 20;
+const PUT_BYTES: usize = 4 << 20;
+
+/// `rows` split into the runs one statement writes.
+fn statements(rows: &[ChunkRow]) -> impl Iterator<Item = &[ChunkRow]> {
+    let mut rest = rows;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut n = 0;
+        let mut bytes = 0;
+        while n < rest.len() && n < PUT_ROWS && (n == 0 || bytes + rest[n].payload.len() <= PUT_BYTES) {
+            bytes += rest[n].payload.len();
+            n += 1;
+        }
+        let (run, tail) = rest.split_at(n);
+        rest = tail;
+        Some(run)
+    })
+}
+
 /// How [`put_chunks`] writes a row whose key exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Put {
@@ -210,7 +235,7 @@ pub enum Put {
 
 /// Writes chunks: new keys are inserted, existing ones replaced or appended to.
 pub async fn put_chunks(conn: &mut MySqlConnection, rows: &[ChunkRow], how: Put) -> Result<(), sqlx::Error> {
-    for chunk in rows.chunks(20) {
+    for chunk in statements(rows) {
         let mut q = QueryBuilder::<MySql>::new(
             "INSERT INTO raw_chunks (host_machine_id, chunk_start, first_at, last_at, samples, containers, segments, payload) ",
         );
@@ -326,6 +351,17 @@ pub async fn delete_recent(
 }
 
 /// Hosts with rows in `raw_recent` sampled before `before`.
+/// The sample time of the oldest row in `raw_recent` at or after `from` (along its primary key).
+pub async fn oldest_recent(
+    conn: &mut MySqlConnection,
+    from: NaiveDateTime,
+) -> Result<Option<NaiveDateTime>, sqlx::Error> {
+    sqlx::query_scalar("SELECT MIN(sampled_at) FROM raw_recent WHERE sampled_at >= ?")
+        .bind(from)
+        .fetch_one(&mut *conn)
+        .await
+}
+
 pub async fn hosts_with_recent_before(
     conn: &mut MySqlConnection,
     before: NaiveDateTime,
@@ -387,4 +423,35 @@ pub(super) async fn counts(conn: &mut MySqlConnection) -> Result<(u64, u64), sql
     .fetch_one(&mut *conn)
     .await?;
     Ok((row.try_get("records")?, row.try_get("containers")?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(bytes: usize) -> ChunkRow {
+        let t = NaiveDateTime::default();
+        ChunkRow {
+            host: 1,
+            start: t,
+            first_at: t,
+            last_at: t,
+            samples: 1,
+            containers: 0,
+            segments: 1,
+            payload: vec![0; bytes],
+        }
+    }
+
+    #[test]
+    fn statements_stay_under_the_byte_and_row_limits() {
+        let rows: Vec<ChunkRow> = [3 << 20, 2 << 20, 5 << 20, 1, 1].into_iter().map(row).collect();
+        let runs: Vec<usize> = statements(&rows).map(<[ChunkRow]>::len).collect();
+        // 3 MB alone (3 + 2 > 4), 2 MB alone (2 + 5 > 4), the 5 MB row alone, the small ones together
+        assert_eq!(runs, [1, 1, 1, 2]);
+        let small: Vec<ChunkRow> = (0..45).map(|_| row(10)).collect();
+        let runs: Vec<usize> = statements(&small).map(<[ChunkRow]>::len).collect();
+        assert_eq!(runs, [20, 20, 5]);
+        assert_eq!(statements(&[]).count(), 0);
+    }
 }

@@ -1,12 +1,15 @@
 //! Retention of the storage tiers: partitions are added ahead of time; data older than a tier's
 //! window goes, whole partitions by dropping them and the rows of the partition the cutoff falls
-//! in by small deletes (oldest first for the time-major rollups, per machine for the chunks); an optional disk budget then drops the oldest raw
-//! partitions first (then minute, then hour ones), keeping each tier's newest. Container events
-//! are kept as long as the minute tier. None of it touches `raw_recent`, so ingest goes on.
+//! in by small deletes (oldest first for the time-major rollups, per machine for the chunks); an
+//! optional disk budget then drops the oldest raw partitions first (then minute, then hour
+//! ones), keeping each tier's newest, and raises the raw floor ingest refuses older records
+//! below. Container events are kept as long as the minute tier. None of it touches
+//! `raw_recent`, so ingest goes on.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeDelta, Utc};
 use sqlx::mysql::MySqlConnection;
 use sqlx::{Executor, MySql, QueryBuilder};
 
@@ -46,6 +49,9 @@ struct TierTables {
     unit: Unit,
     /// The primary key starts with the time (rollups); else with the machine (chunks).
     time_major: bool,
+    /// How long a row's time covers (a chunk's window, a bucket): a row goes once all of it is
+    /// older than the cutoff.
+    width: TimeDelta,
 }
 
 const RAW: TierTables = TierTables {
@@ -54,6 +60,7 @@ const RAW: TierTables = TierTables {
     key: "host_machine_id",
     unit: Unit::Day,
     time_major: false,
+    width: super::raw::CHUNK_WINDOW,
 };
 const MINUTE: TierTables = TierTables {
     tables: &["host_minutes", "container_minutes"],
@@ -61,6 +68,7 @@ const MINUTE: TierTables = TierTables {
     key: "machine_id",
     unit: Unit::Day,
     time_major: true,
+    width: TimeDelta::minutes(1),
 };
 const HOUR: TierTables = TierTables {
     tables: &["host_hours", "container_hours"],
@@ -68,6 +76,7 @@ const HOUR: TierTables = TierTables {
     key: "machine_id",
     unit: Unit::Month,
     time_major: true,
+    width: TimeDelta::hours(1),
 };
 
 /// Every table whose size counts against `STORAGE_MAX_BYTES`.
@@ -88,6 +97,53 @@ pub const STORAGE_TABLES: &[&str] = &[
 /// holds many locks for long).
 const DELETE_MACHINES: usize = 200;
 const DELETE_ROWS: u64 = 5000;
+
+/// The start of the oldest day the raw tier holds after the disk budget dropped days inside
+/// RETENTION_RAW (`storage_marks.raw_floor`), as milliseconds; `i64::MIN` when it never did.
+#[derive(Debug)]
+pub struct Floor(AtomicI64);
+
+impl Default for Floor {
+    fn default() -> Self {
+        Floor(AtomicI64::new(i64::MIN))
+    }
+}
+
+impl Floor {
+    fn raise(&self, to: DateTime<Utc>) {
+        self.0.fetch_max(to.timestamp_millis(), Ordering::Relaxed);
+    }
+
+    fn get(&self) -> Option<DateTime<Utc>> {
+        match self.0.load(Ordering::Relaxed) {
+            i64::MIN => None,
+            ms => DateTime::from_timestamp_millis(ms),
+        }
+    }
+}
+
+const RAW_FLOOR: &str = "raw_floor";
+
+impl Store {
+    /// Records older than this are refused besides those older than RETENTION_RAW: the disk
+    /// budget dropped their days, so a redelivered one would be stored and rolled up again.
+    pub fn raw_floor(&self) -> Option<DateTime<Utc>> {
+        self.raw_floor.get()
+    }
+
+    /// Reads the floor saved by an earlier sweep.
+    pub(super) async fn load_raw_floor(&self) -> Result<()> {
+        let at: Option<NaiveDateTime> = sqlx::query_scalar("SELECT at FROM storage_marks WHERE name = ?")
+            .bind(RAW_FLOOR)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(Error::from_sqlx)?;
+        if let Some(at) = at {
+            self.raw_floor.raise(at.and_utc());
+        }
+        Ok(())
+    }
+}
 
 /// What one sweep did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -168,6 +224,7 @@ impl Store {
         t: &TierTables,
         cutoff: DateTime<Utc>,
     ) -> Result<u64, sqlx::Error> {
+        let before = cutoff - t.width;
         if t.time_major {
             // the oldest rows first, along the primary key
             let sql = format!(
@@ -177,7 +234,7 @@ impl Store {
             let mut deleted = 0;
             loop {
                 let n = sqlx::query(&sql)
-                    .bind(db_time(cutoff))
+                    .bind(db_time(before))
                     .execute(&mut *conn)
                     .await?
                     .rows_affected();
@@ -197,12 +254,6 @@ impl Store {
             .fetch_all(&mut *conn)
             .await?;
         let mut deleted = 0;
-        // a chunk goes once all of its window is older than the cutoff
-        let before = if table == "raw_chunks" {
-            cutoff - super::raw::CHUNK_WINDOW
-        } else {
-            cutoff
-        };
         for chunk in ids.chunks(DELETE_MACHINES) {
             loop {
                 let mut q = QueryBuilder::<MySql>::new(format!("DELETE FROM {table} WHERE {} IN (", t.key));
@@ -223,8 +274,8 @@ impl Store {
         Ok(deleted)
     }
 
-    /// Drops the oldest partitions (raw first, then minute, then hour) while the storage
-    /// tables are larger than `max` bytes; the partitions of today and later always stay.
+    /// Drops the oldest partitions (raw first, then minute, then hour) while the tiers' tables
+    /// are larger than `max` bytes; the partitions of today and later always stay.
     async fn keep_within(
         &self,
         conn: &mut MySqlConnection,
@@ -235,7 +286,7 @@ impl Store {
         let mut dropped = Vec::new();
         for t in [&RAW, &MINUTE, &HOUR] {
             loop {
-                let total = storage_bytes(&mut *conn).await?;
+                let total = budget_bytes(&mut *conn).await?;
                 if total <= max {
                     return Ok(dropped);
                 }
@@ -248,6 +299,18 @@ impl Store {
                     }
                 }
                 let Some(bound) = oldest else { break };
+                if std::ptr::eq(t, &RAW) {
+                    // before the drop: a record refused for nothing is better than one counted twice
+                    let floor = bound.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc();
+                    sqlx::query(
+                        "INSERT INTO storage_marks (name, at) VALUES (?, ?) ON DUPLICATE KEY UPDATE at = GREATEST(at, VALUES(at))",
+                    )
+                    .bind(RAW_FLOOR)
+                    .bind(db_time(floor))
+                    .execute(&mut *conn)
+                    .await?;
+                    self.raw_floor.raise(floor);
+                }
                 for table in t.tables {
                     let gone = partitions::drop_before(&mut *conn, table, bound).await?;
                     dropped.extend(gone.into_iter().map(|p| format!("{table}.{p}")));
@@ -279,8 +342,21 @@ async fn sizes(conn: &mut MySqlConnection) -> Result<Vec<(String, u64)>, sqlx::E
     q.build_query_as::<(String, u64)>().fetch_all(&mut *conn).await
 }
 
-async fn storage_bytes(conn: &mut MySqlConnection) -> Result<u64, sqlx::Error> {
-    Ok(sizes(conn).await?.iter().map(|(_, b)| *b).sum())
+/// Data and index bytes of the tables `STORAGE_MAX_BYTES` caps: the partitioned tiers, the
+/// only ones dropping days can shrink (`raw_recent` holds about STORAGE_COMPACT_AFTER of
+/// records, legacy tables empty as they are converted). Counting the others could make an
+/// unreachable budget drop every day of history.
+async fn budget_bytes(conn: &mut MySqlConnection) -> Result<u64, sqlx::Error> {
+    let capped: Vec<&str> = [&RAW, &MINUTE, &HOUR]
+        .iter()
+        .flat_map(|t| t.tables.iter().copied())
+        .collect();
+    Ok(sizes(conn)
+        .await?
+        .iter()
+        .filter(|(table, _)| capped.contains(&table.as_str()))
+        .map(|(_, b)| *b)
+        .sum())
 }
 
 async fn delete_events_before(conn: &mut MySqlConnection, cutoff: DateTime<Utc>) -> Result<u64, sqlx::Error> {

@@ -175,11 +175,10 @@ pub async fn put(conn: &mut MySqlConnection, tier: Tier, buckets: &[(Key, Bucket
                     b.push_bind(key.host);
                 }
                 for (stat, last) in bucket.stats.iter().zip(&bucket.last) {
-                    let f = |v: f64| Some(v as f32);
-                    b.push_bind(stat.and_then(|s| f(s.min)))
-                        .push_bind(stat.and_then(|s| f(s.max)))
-                        .push_bind(stat.and_then(|s| f(s.avg())))
-                        .push_bind(last.map(|v| v as f32))
+                    b.push_bind(stat.and_then(|s| float(s.min)))
+                        .push_bind(stat.and_then(|s| float(s.max)))
+                        .push_bind(stat.and_then(|s| float(s.avg())))
+                        .push_bind(last.and_then(float))
                         .push_bind(stat.map_or(0, |s| s.n.min(tier.max_count())));
                 }
             });
@@ -193,6 +192,12 @@ pub async fn put(conn: &mut MySqlConnection, tier: Tier, buckets: &[(Key, Bucket
         }
     }
     Ok(())
+}
+
+/// A value as its FLOAT column holds it: beyond FLOAT's range it is the largest FLOAT of its
+/// sign (MySQL refuses an infinite value, and one such row would stop compaction); NaN is NULL.
+fn float(v: f64) -> Option<f32> {
+    (!v.is_nan()).then(|| v.clamp(-f64::from(f32::MAX), f64::from(f32::MAX)) as f32)
 }
 
 /// One machine's buckets in `[from, to)`, oldest first, with only the `metrics` (indexes into
@@ -218,4 +223,18 @@ pub async fn read(
         .fetch_all(&mut *conn)
         .await?;
     rows.iter().map(|r| bucket_of(r, kind, metrics)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::float;
+
+    #[test]
+    fn values_beyond_float_range_are_stored_as_its_bounds() {
+        assert_eq!(float(1e39), Some(f32::MAX));
+        assert_eq!(float(-1e300), Some(-f32::MAX));
+        assert_eq!(float(f64::INFINITY), Some(f32::MAX));
+        assert_eq!(float(f64::NAN), None);
+        assert_eq!(float(12.5), Some(12.5));
+    }
 }

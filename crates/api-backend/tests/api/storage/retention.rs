@@ -139,6 +139,20 @@ async fn the_disk_budget_drops_the_oldest_raw_days_first() {
         "{swept:?}"
     );
     assert_eq!(t.stored().await.0, 0, "raw data went first");
+    // a redelivered record of a dropped day is refused: its sample is gone, so it could not be
+    // recognised, and the rollups already count it
+    let minutes = t.count("host_minutes").await;
+    let again = t
+        .post(
+            "/api/v1/ingest",
+            &Value::Array(records("h", now - TimeDelta::hours(1), TimeDelta::seconds(10), 1)),
+        )
+        .await;
+    assert_eq!(again.json["accepted"], 0, "{}", again.text);
+    assert!(again.text.contains("STORAGE_MAX_BYTES"), "{}", again.text);
+    t.app.store.compact(everything()).await.unwrap();
+    assert_eq!(t.count("host_minutes").await, minutes);
+    assert_eq!(t.stored().await.0, 0);
 }
 
 #[tokio::test]

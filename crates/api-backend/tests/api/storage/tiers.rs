@@ -214,3 +214,34 @@ async fn frames_appended_to_a_filling_chunk_read_the_same_once_sealed() {
     let after = t.get(&format!("/api/v1/machines/h/samples?{range}")).await;
     assert_eq!(before.json["samples"], after.json["samples"]);
 }
+
+#[tokio::test]
+async fn a_value_beyond_float_range_is_compacted_kept_exact_and_bounded_in_the_rollups() {
+    let t = TestApp::start().await;
+    let start = common::timefmt::parse("2026-11-30T10:00:00Z").unwrap();
+    let records: Vec<Value> = (0..3)
+        .map(|i| {
+            let mut r = host_record(&format!("big{i}"), "h", &ts(start + TimeDelta::seconds(i)));
+            r["host"]["load1"] = json!(1e300);
+            r
+        })
+        .collect();
+    let reply = t.post("/api/v1/ingest", &Value::Array(records)).await;
+    assert_eq!(reply.json["accepted"], 3, "{}", reply.text);
+    // MySQL refuses an infinite FLOAT: the compaction pass must still succeed
+    t.app.store.compact(start + TimeDelta::hours(1)).await.unwrap();
+    let range = format!("from={}&to={}", ts(start), ts(start + TimeDelta::minutes(1)));
+    let raw = t.get(&format!("/api/v1/machines/h/samples?{range}")).await;
+    assert_eq!(raw.json["samples"].as_array().unwrap().len(), 3, "{}", raw.text);
+    assert_eq!(raw.json["samples"][0]["load1"], 1e300, "raw keeps the exact value");
+    let minute = t
+        .get(&format!(
+            "/api/v1/machines/h/samples?{range}&step=60&tier=minute&metric=load1"
+        ))
+        .await;
+    assert_eq!(minute.status, StatusCode::OK, "{}", minute.text);
+    let b = &minute.json["samples"][0];
+    assert_eq!(b["count"]["load1"], 3, "{b}");
+    let max = b["max"]["load1"].as_f64().unwrap();
+    assert!((max / f64::from(f32::MAX) - 1.0).abs() < 1e-6, "the largest FLOAT: {b}");
+}
