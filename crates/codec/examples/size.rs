@@ -27,21 +27,7 @@ fn main() {
                     .containers
                     .iter()
                     .enumerate()
-                    .map(|(i, c)| Container {
-                        machine: 1000 + h as u32 * 100 + i as u32,
-                        state: c.state.clone(),
-                        health: c.health.clone(),
-                        restart_count: c.restart_count,
-                        cpu_percent: c.cpu_percent,
-                        mem_used_bytes: c.mem_used_bytes,
-                        mem_limit_bytes: c.mem_limit_bytes,
-                        mem_percent: c.mem_percent,
-                        net_rx_bytes_per_sec: c.net_rx_bytes_per_sec,
-                        net_tx_bytes_per_sec: c.net_tx_bytes_per_sec,
-                        blk_read_bytes_per_sec: c.blk_read_bytes_per_sec,
-                        blk_write_bytes_per_sec: c.blk_write_bytes_per_sec,
-                        pids: c.pids,
-                    })
+                    .map(|(i, c)| Container::from_wire(1000 + h as u32 * 100 + i as u32, c))
                     .collect(),
             });
         }

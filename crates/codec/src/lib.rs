@@ -17,7 +17,7 @@ mod fields;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use common::wire::HostSample;
+use common::wire::{ContainerSample, HostSample};
 
 use bytes::{Reader, Writer};
 use family::Family;
@@ -50,6 +50,27 @@ pub struct Container {
     pub blk_read_bytes_per_sec: Option<f64>,
     pub blk_write_bytes_per_sec: Option<f64>,
     pub pids: Option<u64>,
+}
+
+impl Container {
+    /// The values of a record's container, under its machine id.
+    pub fn from_wire(machine: u32, c: &ContainerSample) -> Self {
+        Container {
+            machine,
+            state: c.state.clone(),
+            health: c.health.clone(),
+            restart_count: c.restart_count,
+            cpu_percent: c.cpu_percent,
+            mem_used_bytes: c.mem_used_bytes,
+            mem_limit_bytes: c.mem_limit_bytes,
+            mem_percent: c.mem_percent,
+            net_rx_bytes_per_sec: c.net_rx_bytes_per_sec,
+            net_tx_bytes_per_sec: c.net_tx_bytes_per_sec,
+            blk_read_bytes_per_sec: c.blk_read_bytes_per_sec,
+            blk_write_bytes_per_sec: c.blk_write_bytes_per_sec,
+            pids: c.pids,
+        }
+    }
 }
 
 /// Why bytes could not be decoded.

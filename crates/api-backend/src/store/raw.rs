@@ -350,7 +350,6 @@ pub async fn delete_recent(
     Ok(deleted)
 }
 
-/// Hosts with rows in `raw_recent` sampled before `before`.
 /// The sample time of the oldest row in `raw_recent` at or after `from` (along its primary key).
 pub async fn oldest_recent(
     conn: &mut MySqlConnection,
@@ -362,6 +361,7 @@ pub async fn oldest_recent(
         .await
 }
 
+/// Hosts with rows in `raw_recent` sampled before `before`.
 pub async fn hosts_with_recent_before(
     conn: &mut MySqlConnection,
     before: NaiveDateTime,

@@ -423,21 +423,7 @@ pub(super) fn sample_of(r: &Record, containers: &HashMap<&str, u32>) -> codec::S
             .iter()
             .filter_map(|c| {
                 let machine = *containers.get(c.id.as_str())?;
-                seen.insert(machine).then(|| codec::Container {
-                    machine,
-                    state: c.state.clone(),
-                    health: c.health.clone(),
-                    restart_count: c.restart_count,
-                    cpu_percent: c.cpu_percent,
-                    mem_used_bytes: c.mem_used_bytes,
-                    mem_limit_bytes: c.mem_limit_bytes,
-                    mem_percent: c.mem_percent,
-                    net_rx_bytes_per_sec: c.net_rx_bytes_per_sec,
-                    net_tx_bytes_per_sec: c.net_tx_bytes_per_sec,
-                    blk_read_bytes_per_sec: c.blk_read_bytes_per_sec,
-                    blk_write_bytes_per_sec: c.blk_write_bytes_per_sec,
-                    pids: c.pids,
-                })
+                seen.insert(machine).then(|| codec::Container::from_wire(machine, c))
             })
             .collect(),
     }
