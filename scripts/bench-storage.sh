@@ -10,11 +10,17 @@
 #                                   # 2 simulated hours at 1 s (BENCH_SPAN); the comparison on
 #                                   # 10 simulated minutes (BENCH_OLD_SPAN) of the same fleet
 #   scripts/bench-storage.sh real   # the real collector of this machine with 20 busybox
-#                                   # containers at 1 s for BENCH_DURATION (60m); the previous
-#                                   # release stores the same records beside it (ports 181xx,
-#                                   # so it can run beside the other benchmarks)
+#                                   # containers at 1 s for BENCH_DURATION (10m), its records
+#                                   # captured (--print) and replayed (scripts/bench/replay.py)
+#                                   # as BENCH_REPLICAS (50) hosts x BENCH_COPIES (6) copies back
+#                                   # to back in time (an hour per host), into the new layout and
+#                                   # the previous release's; ports 181xx (BENCH_RECORDS_FILE:
+#                                   # replay records captured before instead)
 #
-# Everything goes through the real pipeline: collector -> tansu -> consumer -> api-backend.
+# sim goes through the real pipeline: collector -> tansu -> consumer -> api-backend; real posts
+# the captured records to the backends' ingest API (the transport does not change what is
+# stored). One host's hour alone fills tables so small that InnoDB's allocation units (16 KB
+# pages, extents, a segment per partition) are most of their size, hence the replicas.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/bench/lib.sh
@@ -24,7 +30,9 @@ HOSTS=${BENCH_HOSTS:-200}
 CONTAINERS=${BENCH_CONTAINERS:-10}
 SPAN=${BENCH_SPAN:-2h}
 OLD_SPAN=${BENCH_OLD_SPAN:-10m}
-DURATION=${BENCH_DURATION:-60m}
+DURATION=${BENCH_DURATION:-10m}
+REPLICAS=${BENCH_REPLICAS:-50}
+COPIES=${BENCH_COPIES:-6}
 REAL_CONTAINERS=${BENCH_REAL_CONTAINERS:-20}
 OLD_REV=${BENCH_OLD_REV:-629a09e}
 TABLES=(raw_recent raw_chunks host_minutes container_minutes host_hours container_hours ingested_records host_samples container_samples)
@@ -120,36 +128,27 @@ remove_containers() {
     for i in $(seq 1 "$REAL_CONTAINERS"); do podman --url "unix://$SOCK" rm -f -t 0 "srmon-bench-$i" >/dev/null 2>&1 || true; done
 }
 trap 'remove_containers; bench_cleanup' EXIT
-echo "starting $REAL_CONTAINERS containers" >&2
-for i in $(seq 1 "$REAL_CONTAINERS"); do
-    podman --url "unix://$SOCK" rm -f -t 0 "srmon-bench-$i" >/dev/null 2>&1 || true
-    podman --url "unix://$SOCK" run -d --name "srmon-bench-$i" --network none "$SRMON_TEST_IMAGE" \
-        /bin/sh -c 'while true; do sleep 1; done' >/dev/null
-done
-TOPIC=bench-storage-real-$STAMP
-new_topic "$TOPIC"
+if [ -n "${BENCH_RECORDS_FILE:-}" ]; then
+    # records captured before the same way (collector --print with the containers above)
+    cp "$BENCH_RECORDS_FILE" "$WORK/records.jsonl"
+else
+    echo "starting $REAL_CONTAINERS containers" >&2
+    for i in $(seq 1 "$REAL_CONTAINERS"); do
+        podman --url "unix://$SOCK" rm -f -t 0 "srmon-bench-$i" >/dev/null 2>&1 || true
+        podman --url "unix://$SOCK" run -d --name "srmon-bench-$i" --network none "$SRMON_TEST_IMAGE" \
+            /bin/sh -c 'while true; do sleep 1; done' >/dev/null
+    done
+    echo "capturing the real collector's records at 1 s for $DURATION" >&2
+    DOCKER_HOST="$SRMON_TEST_DOCKER_HOST" COLLECT_INTERVAL=1s COLLECTOR_LISTEN=127.0.0.1:18101 HOST_ID="bench-real-$STAMP" \
+        RUST_LOG=warn timeout --signal=TERM "$(secs "$DURATION")" "$BIN/collector" --print >"$WORK/records.jsonl" 2>"$WORK/collector.log" || true
+fi
+echo "  captured $(wc -l <"$WORK/records.jsonl") records" >&2
+remove_containers
 start_backend "$NEW" 18104 STORAGE_COMPACT_AFTER=1s
-start_consumer "$TOPIC" 18104 18100
 BACKEND_BIN=$OLD_BIN start_backend "$OLD" 18124
-start_consumer "$TOPIC" 18124 18120
-echo "the real collector at 1 s for $DURATION" >&2
-bg env BOOTSTRAP_SERVER="$SRMON_TEST_BOOTSTRAP" KAFKA_TOPIC_NAME="$TOPIC" DOCKER_HOST="$SRMON_TEST_DOCKER_HOST" \
-    COLLECT_INTERVAL=1s COLLECTOR_LISTEN=127.0.0.1:18101 HOST_ID="bench-real-$STAMP" RUST_LOG=warn \
-    "$BIN/collector" >"$WORK/collector.log" 2>&1
-COLLECTOR=$!
-sleep "$(secs "$DURATION")"
-kill -TERM "$COLLECTOR"
-wait "$COLLECTOR" 2>/dev/null || true
-# both backends have everything once their counts agree and stop moving
-last=-1
-while true; do
-    sleep 10
-    n=$(stored "$NEW")
-    [ "$n" = "$(stored "$OLD")" ] && [ "$n" = "$last" ] && break
-    last=$n
-done
-echo "  the collector produced $n records"
+python3 scripts/bench/replay.py --records "$WORK/records.jsonl" --replicas "$REPLICAS" --copies "$COPIES" \
+    --url http://127.0.0.1:18104/api/v1/ingest --url http://127.0.0.1:18124/api/v1/ingest
 wait_compacted "$NEW"
 values=$(metric http://127.0.0.1:18104/metrics api_ingest_values_total)
-report "$NEW" "$values" "real collector, $REAL_CONTAINERS containers, $DURATION at 1 s, compacted (STORAGE_COMPACT_AFTER=1s)"
+report "$NEW" "$values" "real collector's records ($REAL_CONTAINERS containers, $DURATION at 1 s) as $REPLICAS hosts x $COPIES copies in time, compacted (STORAGE_COMPACT_AFTER=1s)"
 report "$OLD" "$values" "previous release ($OLD_REV), same records"
