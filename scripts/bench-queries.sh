@@ -99,8 +99,10 @@ cat "$WORK/sim1.txt" "$WORK/sim2.txt"
 want=$(cat "$WORK/sim1.txt" "$WORK/sim2.txt" | awk '{for (i = 1; i <= NF; i++) if ($i == "produced") s += $(i + 1)} END {print s}')
 wait_stored "$DB" "$want" 3600
 echo "  stored $want records in $((SECONDS - t0)) s" >&2
-# live ingest meanwhile: 200 other hosts at 1 s
+# live ingest meanwhile: the 20 backfilled hosts go on at 1 s (so the last 15 minutes have
+# samples however long the backfill's compaction took), and 200 other hosts at 1 s
 PORT=18011 bg sim --hosts 200 --interval 1s --host-prefix live
+PORT=18012 bg sim --hosts 20 --interval 1s
 until [ "$("${SQL[@]}" "$DB" -e "SELECT COUNT(*) FROM raw_recent WHERE sampled_at < NOW(3) - INTERVAL 90 SECOND")" -eq 0 ]; do sleep 2; done
 sleep 20
 HOST=sim-host-0007
