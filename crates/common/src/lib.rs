@@ -10,3 +10,17 @@ pub mod validate;
 pub mod wire;
 
 pub use wire::{ContainerSample, Event, EventKind, Filesystem, HostSample, Interface, Record};
+
+/// The calling package's directory, for tests' fixture files: the `CARGO_MANIFEST_DIR` cargo
+/// sets when it runs a test, else the one the crate was compiled in. (A build directory shared
+/// between checkouts reuses test binaries compiled in another checkout, whose compile-time path
+/// may be gone.)
+#[macro_export]
+macro_rules! manifest_dir {
+    () => {
+        std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(
+            || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+            std::path::PathBuf::from,
+        )
+    };
+}

@@ -108,7 +108,7 @@ pub fn bin_dir() -> PathBuf {
 
 /// The workspace root (for scripts and files the tests check).
 pub fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    common::manifest_dir!()
         .join("../..")
         .canonicalize()
         .expect("workspace root")

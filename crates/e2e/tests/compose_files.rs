@@ -7,7 +7,7 @@
 //! writes to its env file; run through `scripts/test.sh`.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 /// The CONTRACT §1 variables `.env.example` must document.
@@ -43,7 +43,7 @@ const COMPOSE_FILES: &[&str] = &[
 ];
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    common::manifest_dir!()
         .join("../..")
         .canonicalize()
         .expect("workspace root")

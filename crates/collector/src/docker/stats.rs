@@ -151,9 +151,7 @@ mod tests {
     use std::time::Duration;
 
     fn load(name: &str) -> ContainerStatsResponse {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/docker")
-            .join(name);
+        let path = common::manifest_dir!().join("tests/fixtures/docker").join(name);
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
     }
 

@@ -185,14 +185,8 @@ mod tests {
 
     /// A fake PROC_ROOT/SYS_ROOT pair built from the fixtures.
     fn fake_roots(tree: &TempTree) -> Roots {
-        let fx = |f: &str| {
-            std::fs::read_to_string(
-                Path::new(env!("CARGO_MANIFEST_DIR"))
-                    .join("tests/fixtures/proc")
-                    .join(f),
-            )
-            .unwrap()
-        };
+        let fx =
+            |f: &str| std::fs::read_to_string(common::manifest_dir!().join("tests/fixtures/proc").join(f)).unwrap();
         tree.write("proc/stat", &fx("stat.1"));
         tree.write("proc/meminfo", &fx("meminfo"));
         tree.write("proc/diskstats", &fx("diskstats"));
@@ -227,14 +221,8 @@ mod tests {
         assert_eq!(first.filesystems[0].mount, "/");
         assert_eq!(first.interfaces.len(), 3);
 
-        let fx = |f: &str| {
-            std::fs::read_to_string(
-                Path::new(env!("CARGO_MANIFEST_DIR"))
-                    .join("tests/fixtures/proc")
-                    .join(f),
-            )
-            .unwrap()
-        };
+        let fx =
+            |f: &str| std::fs::read_to_string(common::manifest_dir!().join("tests/fixtures/proc").join(f)).unwrap();
         tree.write("proc/stat", &fx("stat.2"));
         tree.write("proc/net/dev", &fx("net_dev.2"));
         let second = s.sample();

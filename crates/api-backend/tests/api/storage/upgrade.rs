@@ -14,7 +14,7 @@ use crate::support::{host_record, test_config, ts, TestApp, TestDb};
 async fn old_schema(db: &TestDb) {
     let dir = std::env::temp_dir().join(format!("srmon-old-migrations-{}", db.name));
     std::fs::create_dir_all(&dir).unwrap();
-    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations");
+    let source = common::manifest_dir!().join("../../migrations");
     for entry in std::fs::read_dir(&source).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().to_string();
