@@ -299,7 +299,7 @@ impl Store {
                     }
                 }
                 let Some(bound) = oldest else { break };
-                if std::ptr::eq(t, &RAW) {
+                if t.tables == RAW.tables {
                     // before the drop: a record refused for nothing is better than one counted twice
                     let floor = bound.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc();
                     sqlx::query(
