@@ -13,7 +13,7 @@
 #                                   # containers at 1 s for BENCH_DURATION (10m), its records
 #                                   # captured (--print) and replayed (scripts/bench/replay.py)
 #                                   # as BENCH_REPLICAS (50) hosts x BENCH_COPIES (6) copies back
-#                                   # to back in time (an hour per host), into the new layout and
+#                                   # to back in time (6 x the capture per host), into the new layout and
 #                                   # the previous release's; ports 181xx (BENCH_RECORDS_FILE:
 #                                   # replay records captured before instead)
 #
