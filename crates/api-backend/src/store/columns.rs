@@ -6,6 +6,19 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 /// Rows per multi-row statement (keeps every statement well under MySQL's 65,535 placeholders).
 pub const CHUNK: usize = 500;
 
+/// Pushes `(?, ?, ...)` binding `items`: the list of an `IN`.
+pub fn push_in<'a, T>(q: &mut sqlx::QueryBuilder<'a, sqlx::MySql>, items: impl IntoIterator<Item = T>)
+where
+    T: 'a + sqlx::Encode<'a, sqlx::MySql> + sqlx::Type<sqlx::MySql> + Send,
+{
+    q.push("(");
+    let mut list = q.separated(", ");
+    for item in items {
+        list.push_bind(item);
+    }
+    q.push(")");
+}
+
 /// UTC timestamp as stored: whole milliseconds, no zone (connections run with `time_zone='+00:00'`).
 pub fn db_time(t: DateTime<Utc>) -> NaiveDateTime {
     common::timefmt::truncate_millis(t).naive_utc()

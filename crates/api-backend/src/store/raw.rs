@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use sqlx::mysql::MySqlConnection;
 use sqlx::{MySql, QueryBuilder, Row as _};
 
-use super::columns::{db_time, utc, CHUNK};
+use super::columns::{db_time, push_in, utc, CHUNK};
 
 /// The span of one chunk: windows aligned to the epoch, so a sample's chunk is known from its
 /// time alone. 20 minutes: 1,200 samples at 1 s, about 240 KB for a host with 10 containers
@@ -66,12 +66,8 @@ pub struct ChunkRow {
 pub async fn existing_keys(conn: &mut MySqlConnection, keys: &[RecordKey]) -> Result<HashSet<RecordKey>, sqlx::Error> {
     let mut out = HashSet::new();
     for chunk in keys.chunks(CHUNK) {
-        let mut q = QueryBuilder::<MySql>::new("SELECT record_key FROM raw_recent WHERE record_key IN (");
-        let mut list = q.separated(", ");
-        for k in chunk {
-            list.push_bind(k.as_slice());
-        }
-        q.push(")");
+        let mut q = QueryBuilder::<MySql>::new("SELECT record_key FROM raw_recent WHERE record_key IN ");
+        push_in(&mut q, chunk.iter().map(|k| k.as_slice()));
         for row in q.build().persistent(false).fetch_all(&mut *conn).await? {
             let k: Vec<u8> = row.try_get("record_key")?;
             if let Ok(k) = k.try_into() {
@@ -277,14 +273,10 @@ pub async fn unsealed(
 ) -> Result<Vec<(u32, NaiveDateTime)>, sqlx::Error> {
     let mut out = Vec::new();
     for chunk in hosts.chunks(CHUNK) {
-        let mut q = QueryBuilder::<MySql>::new(
-            "SELECT host_machine_id, chunk_start FROM raw_chunks WHERE host_machine_id IN (",
-        );
-        let mut list = q.separated(", ");
-        for h in chunk {
-            list.push_bind(*h);
-        }
-        q.push(") AND chunk_start >= ")
+        let mut q =
+            QueryBuilder::<MySql>::new("SELECT host_machine_id, chunk_start FROM raw_chunks WHERE host_machine_id IN ");
+        push_in(&mut q, chunk.iter().copied());
+        q.push(" AND chunk_start >= ")
             .push_bind(since)
             .push(" AND chunk_start < ")
             .push_bind(before)
@@ -303,13 +295,10 @@ pub async fn recent_before(
     let mut out = Vec::new();
     for chunk in hosts.chunks(CHUNK) {
         let mut q = QueryBuilder::<MySql>::new(
-            "SELECT host_machine_id, sampled_at, payload FROM raw_recent WHERE host_machine_id IN (",
+            "SELECT host_machine_id, sampled_at, payload FROM raw_recent WHERE host_machine_id IN ",
         );
-        let mut list = q.separated(", ");
-        for h in chunk {
-            list.push_bind(*h);
-        }
-        q.push(") AND sampled_at < ")
+        push_in(&mut q, chunk.iter().copied());
+        q.push(" AND sampled_at < ")
             .push_bind(before)
             .push(" ORDER BY host_machine_id, sampled_at");
         for row in q.build().persistent(false).fetch_all(&mut *conn).await? {

@@ -13,7 +13,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeDelta, Utc};
 use sqlx::mysql::MySqlConnection;
 use sqlx::{Executor, MySql, QueryBuilder};
 
-use super::columns::db_time;
+use super::columns::{db_time, push_in};
 use super::machines::Kind;
 use super::partitions::{self, Unit};
 use super::Store;
@@ -204,9 +204,14 @@ impl Store {
                     .map_err(Error::from_sqlx)?;
             }
         }
-        swept.rows_deleted += delete_events_before(&mut conn, now - days(r.minute).min(TimeDelta::days(36_500)))
-            .await
-            .map_err(Error::from_sqlx)?;
+        swept.rows_deleted += delete_before(
+            &mut conn,
+            "container_events",
+            "at",
+            now - days(r.minute).min(TimeDelta::days(36_500)),
+        )
+        .await
+        .map_err(Error::from_sqlx)?;
         if let Some(max) = r.max_bytes {
             let over = self.keep_within(&mut conn, max, now).await.map_err(Error::from_sqlx)?;
             swept.partitions_dropped.extend(over.iter().cloned());
@@ -227,22 +232,7 @@ impl Store {
         let before = cutoff - t.width;
         if t.time_major {
             // the oldest rows first, along the primary key
-            let sql = format!(
-                "DELETE FROM {table} WHERE {} < ? ORDER BY {} LIMIT {DELETE_ROWS}",
-                t.column, t.column
-            );
-            let mut deleted = 0;
-            loop {
-                let n = sqlx::query(&sql)
-                    .bind(db_time(before))
-                    .execute(&mut *conn)
-                    .await?
-                    .rows_affected();
-                deleted += n;
-                if n < DELETE_ROWS {
-                    return Ok(deleted);
-                }
-            }
+            return delete_before(conn, table, t.column, before).await;
         }
         let kind = if table.starts_with("container") {
             Kind::Container
@@ -256,12 +246,9 @@ impl Store {
         let mut deleted = 0;
         for chunk in ids.chunks(DELETE_MACHINES) {
             loop {
-                let mut q = QueryBuilder::<MySql>::new(format!("DELETE FROM {table} WHERE {} IN (", t.key));
-                let mut list = q.separated(", ");
-                for id in chunk {
-                    list.push_bind(*id);
-                }
-                q.push(format!(") AND {} < ", t.column))
+                let mut q = QueryBuilder::<MySql>::new(format!("DELETE FROM {table} WHERE {} IN ", t.key));
+                push_in(&mut q, chunk.iter().copied());
+                q.push(format!(" AND {} < ", t.column))
                     .push_bind(db_time(before))
                     .push(format!(" LIMIT {DELETE_ROWS}"));
                 let n = q.build().persistent(false).execute(&mut *conn).await?.rows_affected();
@@ -359,12 +346,19 @@ async fn budget_bytes(conn: &mut MySqlConnection) -> Result<u64, sqlx::Error> {
         .sum())
 }
 
-async fn delete_events_before(conn: &mut MySqlConnection, cutoff: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+/// Deletes the rows of `table` whose `column` is before `before`, oldest first, [`DELETE_ROWS`]
+/// per statement (an index on `column` makes each a short range).
+async fn delete_before(
+    conn: &mut MySqlConnection,
+    table: &str,
+    column: &str,
+    before: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    let sql = format!("DELETE FROM {table} WHERE {column} < ? ORDER BY {column} LIMIT {DELETE_ROWS}");
     let mut deleted = 0;
     loop {
-        let n = sqlx::query("DELETE FROM container_events WHERE at < ? ORDER BY at LIMIT ?")
-            .bind(db_time(cutoff))
-            .bind(DELETE_ROWS)
+        let n = sqlx::query(&sql)
+            .bind(db_time(before))
             .execute(&mut *conn)
             .await?
             .rows_affected();
