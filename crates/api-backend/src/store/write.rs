@@ -321,17 +321,19 @@ impl Store {
 /// A unique-key race with a concurrent batch (1062), a deadlock (1213), a lock wait timeout
 /// (1205), or a machine another batch created but had not committed yet (`RowNotFound`).
 pub(super) fn is_conflict(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::RowNotFound)
-        || e.as_database_error()
-            .and_then(|db| db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())
-            .is_some_and(|db| matches!(db.number(), 1062 | 1205 | 1213))
+    matches!(e, sqlx::Error::RowNotFound) || matches!(mysql_error(e), Some(1062 | 1205 | 1213))
 }
 
 /// A unique key refused a row (1062).
 fn is_duplicate_key(e: &sqlx::Error) -> bool {
+    mysql_error(e) == Some(1062)
+}
+
+/// MySQL's error number, for an error the server sent.
+fn mysql_error(e: &sqlx::Error) -> Option<u16> {
     e.as_database_error()
         .and_then(|db| db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())
-        .is_some_and(|db| db.number() == 1062)
+        .map(|db| db.number())
 }
 
 /// 20, 40, 80, ... ms plus up to 20 ms of jitter, so two conflicting batches do not meet again.
