@@ -282,12 +282,7 @@ pub async fn merge_into_tiers(
         .filter(|((host, _), incoming)| !skipped_hosts.contains(host) && !incoming.is_empty())
         .map(|((host, start), incoming)| chunk_row(*host, *start, incoming, level))
         .collect();
-    added_samples.extend(
-        appends
-            .into_iter()
-            .filter(|((host, _), _)| !skipped_hosts.contains(host))
-            .map(|((host, _), incoming)| (host, incoming)),
-    );
+    added_samples.extend(appends.into_iter().map(|((host, _), incoming)| (host, incoming)));
     added_samples.retain(|(host, _)| !skipped_hosts.contains(host));
     raw::put_chunks(&mut *conn, &whole, raw::Put::Replace).await?;
     raw::put_chunks(&mut *conn, &appended, raw::Put::Append).await?;
@@ -333,10 +328,9 @@ pub async fn merge_into_tiers(
     if let Some(before) = seal_before {
         rewritten += seal(&mut *conn, &hosts, before, &touched).await?;
     }
-    let sealed = rewritten;
     Ok(Merged {
         added: added_total,
-        chunks: (whole.len() + appended.len()) as u64 + sealed,
+        chunks: (whole.len() + appended.len()) as u64 + rewritten,
         skipped_hosts,
     })
 }
