@@ -7,8 +7,9 @@
 //! writes to its env file; run through `scripts/test.sh`.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::process::Command;
+
+use e2e::services::workspace_root;
 
 /// The CONTRACT §1 variables `.env.example` must document.
 const CONTRACT_VARIABLES: &[&str] = &[
@@ -42,15 +43,8 @@ const COMPOSE_FILES: &[&str] = &[
     "docker-compose.yml",
 ];
 
-fn root() -> PathBuf {
-    common::manifest_dir!()
-        .join("../..")
-        .canonicalize()
-        .expect("workspace root")
-}
-
 fn read(rel: &str) -> String {
-    let path = root().join(rel);
+    let path = workspace_root().join(rel);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
 
@@ -71,7 +65,7 @@ fn docker_compose() -> String {
 fn compose(file: &str, args: &[&str]) -> String {
     let bin = docker_compose();
     let mut cmd = Command::new(&bin);
-    cmd.current_dir(root())
+    cmd.current_dir(workspace_root())
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()))
         .env("HOME", std::env::temp_dir())
@@ -343,7 +337,7 @@ fn scripts_parse_and_ci_runs_the_test_script() {
     ] {
         let out = Command::new("bash")
             .arg("-n")
-            .arg(root().join(script))
+            .arg(workspace_root().join(script))
             .output()
             .expect("bash");
         assert!(
