@@ -20,21 +20,18 @@ command -v prometheus-node-exporter >/dev/null || {
 cargo build --release -p collector >&2
 BIN="$CARGO_TARGET_DIR/release/collector"
 SOCK=${SRMON_TEST_DOCKER_HOST#unix://}
+# shellcheck source=scripts/bench/containers.sh
+. scripts/bench/containers.sh
 WORK=$(mktemp -d)
 pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    for i in $(seq 1 "$CONTAINERS"); do podman --url "unix://$SOCK" rm -f -t 0 "srmon-bench-$i" >/dev/null 2>&1 || true; done
+    bench_containers_remove "$CONTAINERS"
     rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-echo "starting $CONTAINERS containers" >&2
-for i in $(seq 1 "$CONTAINERS"); do
-    podman --url "unix://$SOCK" rm -f -t 0 "srmon-bench-$i" >/dev/null 2>&1 || true
-    podman --url "unix://$SOCK" run -d --name "srmon-bench-$i" --network none "$SRMON_TEST_IMAGE" \
-        /bin/sh -c 'while true; do sleep 1; done' >/dev/null
-done
+bench_containers_start "$CONTAINERS"
 
 prometheus-node-exporter --web.listen-address=127.0.0.1:19100 >"$WORK/node.log" 2>&1 &
 pids+=($!); NODE_PID=$!

@@ -124,26 +124,20 @@ fi
 
 [ "$MODE" = real ] || { echo "usage: $0 [sim|real]" >&2; exit 2; }
 SOCK=${SRMON_TEST_DOCKER_HOST#unix://}
-remove_containers() {
-    for i in $(seq 1 "$REAL_CONTAINERS"); do podman --url "unix://$SOCK" rm -f -t 0 "srmon-bench-$i" >/dev/null 2>&1 || true; done
-}
-trap 'remove_containers; bench_cleanup' EXIT
+# shellcheck source=scripts/bench/containers.sh
+. scripts/bench/containers.sh
+trap 'bench_containers_remove "$REAL_CONTAINERS"; bench_cleanup' EXIT
 if [ -n "${BENCH_RECORDS_FILE:-}" ]; then
     # records captured before the same way (collector --print with the containers above)
     cp "$BENCH_RECORDS_FILE" "$WORK/records.jsonl"
 else
-    echo "starting $REAL_CONTAINERS containers" >&2
-    for i in $(seq 1 "$REAL_CONTAINERS"); do
-        podman --url "unix://$SOCK" rm -f -t 0 "srmon-bench-$i" >/dev/null 2>&1 || true
-        podman --url "unix://$SOCK" run -d --name "srmon-bench-$i" --network none "$SRMON_TEST_IMAGE" \
-            /bin/sh -c 'while true; do sleep 1; done' >/dev/null
-    done
+    bench_containers_start "$REAL_CONTAINERS"
     echo "capturing the real collector's records at 1 s for $DURATION" >&2
     DOCKER_HOST="$SRMON_TEST_DOCKER_HOST" COLLECT_INTERVAL=1s COLLECTOR_LISTEN=127.0.0.1:18101 HOST_ID="bench-real-$STAMP" \
         RUST_LOG=warn timeout --signal=TERM "$(secs "$DURATION")" "$BIN/collector" --print >"$WORK/records.jsonl" 2>"$WORK/collector.log" || true
 fi
 echo "  captured $(wc -l <"$WORK/records.jsonl") records" >&2
-remove_containers
+bench_containers_remove "$REAL_CONTAINERS"
 start_backend "$NEW" 18104 STORAGE_COMPACT_AFTER=1s
 BACKEND_BIN=$OLD_BIN start_backend "$OLD" 18124
 python3 scripts/bench/replay.py --records "$WORK/records.jsonl" --replicas "$REPLICAS" --copies "$COPIES" \
