@@ -1,11 +1,11 @@
 //! Compaction: moves samples older than the cutoff from `raw_recent` into their chunks in
 //! `raw_chunks`, and folds the samples new to a chunk into the minute and hour rollups, all in
-//! one transaction per group of hosts, so a crash leaves every sample in exactly one place and
-//! counted once. A window still filling grows by one appended frame per pass; once it ended it
-//! is rewritten as one frame. A sample whose host already has one at the same time is dropped
+//! one transaction per step of sample time, so a crash leaves every sample in exactly one place
+//! and counted once. A window still filling grows by one appended frame per pass; once it ended
+//! it is rewritten as one frame (in transactions of its own). A sample whose host already has one at the same time is dropped
 //! (the first stored wins). The legacy conversion merges through the same path.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
@@ -19,11 +19,13 @@ use super::Store;
 use crate::error::{Error, Result};
 use crate::rollup::{self, Bucket, Key};
 
-/// Hosts compacted per transaction.
-const HOSTS_PER_TX: usize = 25;
-/// How much time of a backlog one compaction step takes (whole chunk windows): at a 1 s tick,
-/// 25 hosts' hour is 90,000 records in one transaction.
+/// How much time of a backlog one compaction step takes at most (whole chunk windows).
 const SPAN: TimeDelta = TimeDelta::hours(1);
+/// Host-hours of samples one step holds at most: a step of more hosts than this is shorter
+/// than [`SPAN`] (at a 1 s tick, 25 host-hours are 90,000 records in one transaction).
+const HOST_HOURS: i32 = 25;
+/// Hosts whose ended windows are sealed per transaction.
+const SEAL_HOSTS: usize = 25;
 /// Tries of one group before the pass gives up on it (it is tried again next pass).
 const ATTEMPTS: u32 = 5;
 
@@ -85,8 +87,10 @@ pub fn merge(existing: Vec<Sample>, incoming: Vec<Sample>) -> (Vec<Sample>, Vec<
 
 impl Store {
     /// Compacts every sample older than `cutoff`. A backlog (an outage of compaction, a
-    /// backfill) goes [`SPAN`] at a time, oldest first, so one transaction holds at most that
-    /// much of its hosts' records.
+    /// backfill) goes a step at a time, oldest first: [`SPAN`], or less when it has more than
+    /// [`HOST_HOURS`] hosts, so one transaction holds at most that many host-hours of records.
+    /// All hosts of a step go in one transaction so that its rollup rows are written in key
+    /// order (time first): appended, where groups of hosts would interleave and split pages.
     pub async fn compact(&self, cutoff: DateTime<Utc>) -> Result<Pass> {
         self.watermark.raise(cutoff);
         let mut pass = Pass::default();
@@ -101,38 +105,54 @@ impl Store {
                 return Ok(pass);
             };
             let upto = (raw::chunk_start(utc(oldest)) + SPAN).min(cutoff);
-            self.compact_before(db_time(upto), &mut pass).await?;
+            let mut conn = self.pool.acquire().await.map_err(Error::from_sqlx)?;
+            let hosts = raw::hosts_with_recent_before(&mut conn, db_time(upto))
+                .await
+                .map_err(Error::from_sqlx)?;
+            drop(conn);
+            let n = i32::try_from(hosts.len()).unwrap_or(i32::MAX);
+            let upto = if n > HOST_HOURS {
+                let step = (SPAN * HOST_HOURS / n).max(TimeDelta::seconds(1));
+                upto.min(utc(oldest) + step)
+            } else {
+                upto
+            };
+            self.compact_step(&hosts, db_time(upto), &mut pass).await?;
             from = db_time(upto);
         }
     }
 
-    /// Compacts the samples older than `before` (those of [`HOSTS_PER_TX`] hosts per transaction).
-    async fn compact_before(&self, before: NaiveDateTime, pass: &mut Pass) -> Result<()> {
-        let mut conn = self.pool.acquire().await.map_err(Error::from_sqlx)?;
-        let hosts = raw::hosts_with_recent_before(&mut conn, before)
-            .await
-            .map_err(Error::from_sqlx)?;
-        drop(conn);
-        for group in hosts.chunks(HOSTS_PER_TX) {
-            let mut attempt = 0;
-            loop {
-                match self.compact_group(group, before).await {
-                    Ok(done) => {
-                        pass.records += done.records;
-                        pass.added += done.added;
-                        pass.chunks += done.chunks;
-                        pass.skipped += done.skipped;
-                        pass.undecodable += done.undecodable;
-                        break;
-                    }
-                    Err(e) if attempt + 1 < ATTEMPTS && super::write::is_conflict(&e) => {
-                        attempt += 1;
-                        pass.retries += 1;
-                        tracing::debug!(error = %e, attempt, "compaction conflicted with ingest, retrying");
-                    }
-                    Err(e) => return Err(Error::from_sqlx(e)),
+    /// Compacts the samples of `hosts` older than `before` in one transaction (tried again
+    /// when it conflicts with ingest), then seals their windows that ended.
+    async fn compact_step(&self, hosts: &[u32], before: NaiveDateTime, pass: &mut Pass) -> Result<()> {
+        let mut attempt = 0;
+        let done = loop {
+            match self.compact_hosts(hosts, before).await {
+                Ok(done) => break done,
+                Err(e) if attempt + 1 < ATTEMPTS && super::write::is_conflict(&e) => {
+                    attempt += 1;
+                    pass.retries += 1;
+                    tracing::debug!(error = %e, attempt, "compaction conflicted with ingest, retrying");
                 }
+                Err(e) => return Err(Error::from_sqlx(e)),
             }
+        };
+        pass.records += done.pass.records;
+        pass.added += done.pass.added;
+        pass.chunks += done.pass.chunks;
+        pass.skipped += done.pass.skipped;
+        pass.undecodable += done.pass.undecodable;
+        let hosts: Vec<u32> = hosts
+            .iter()
+            .copied()
+            .filter(|h| !done.skipped_hosts.contains(h))
+            .collect();
+        for group in hosts.chunks(SEAL_HOSTS) {
+            let mut tx = self.pool.begin().await.map_err(Error::from_sqlx)?;
+            pass.chunks += seal(&mut tx, group, utc(before), &done.touched)
+                .await
+                .map_err(Error::from_sqlx)?;
+            tx.commit().await.map_err(Error::from_sqlx)?;
         }
         Ok(())
     }
@@ -157,7 +177,7 @@ impl Store {
         Ok(n)
     }
 
-    async fn compact_group(&self, hosts: &[u32], before: NaiveDateTime) -> Result<Pass, sqlx::Error> {
+    async fn compact_hosts(&self, hosts: &[u32], before: NaiveDateTime) -> Result<Step, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         let rows = raw::recent_before(&mut tx, hosts, before).await?;
         let mut windows = Windows::new();
@@ -179,7 +199,7 @@ impl Store {
                 }
             }
         }
-        let merged = merge_into_tiers(&mut tx, windows, Some(utc(before))).await?;
+        let merged = merge_into_tiers(&mut tx, windows, raw::CHUNK_LEVEL).await?;
         // rows of skipped windows stay for the next pass
         let ranges: Vec<(u32, NaiveDateTime, NaiveDateTime)> = ranges
             .into_iter()
@@ -197,15 +217,26 @@ impl Store {
             return Err(sqlx::Error::RowNotFound);
         }
         tx.commit().await?;
-        Ok(Pass {
-            records: deleted,
-            added: merged.added,
-            chunks: merged.chunks,
-            retries: 0,
-            skipped: merged.skipped_hosts.len() as u64,
-            undecodable,
+        Ok(Step {
+            pass: Pass {
+                records: deleted,
+                added: merged.added,
+                chunks: merged.chunks,
+                retries: 0,
+                skipped: merged.skipped_hosts.len() as u64,
+                undecodable,
+            },
+            skipped_hosts: merged.skipped_hosts,
+            touched: merged.touched,
         })
     }
+}
+
+/// What one step's transaction did, and what its sealing needs.
+struct Step {
+    pass: Pass,
+    skipped_hosts: HashSet<u32>,
+    touched: HashSet<(u32, NaiveDateTime)>,
 }
 
 /// What [`merge_into_tiers`] wrote.
@@ -214,32 +245,21 @@ pub struct Merged {
     pub chunks: u64,
     /// Hosts with a window whose stored chunk could not be decoded: nothing of theirs written.
     pub skipped_hosts: HashSet<u32>,
+    /// The windows that got samples (they may get more: not sealed yet).
+    pub touched: HashSet<(u32, NaiveDateTime)>,
 }
 
-/// Merges samples into their chunks, and the samples new to a chunk into the minute and hour
-/// rollups. Samples all newer than a chunk's last one are appended to it as a frame (nothing
-/// stored is decoded); others are merged by time and the chunk written back whole. Then, with
-/// `seal_before`, the chunks of these hosts made of several frames whose window ended before it
-/// and got nothing now are rewritten as one frame. The caller owns the transaction.
+/// Merges samples into their chunks (written at `level`), and the samples new to a chunk into
+/// the minute and hour rollups. Samples all newer than a chunk's last one are appended to it as
+/// a frame (nothing stored is decoded); others are merged by time and the chunk written back
+/// whole. The caller owns the transaction.
 pub async fn merge_into_tiers(
     conn: &mut MySqlConnection,
     windows: Windows,
-    seal_before: Option<DateTime<Utc>>,
+    level: codec::Level,
 ) -> Result<Merged, sqlx::Error> {
-    // without a seal time (the legacy conversion) windows come whole: written at the seal level
-    let level = if seal_before.is_some() {
-        raw::CHUNK_LEVEL
-    } else {
-        raw::SEAL_LEVEL
-    };
     let keys: Vec<(u32, NaiveDateTime)> = windows.keys().map(|(h, w)| (*h, db_time(*w))).collect();
     let spans = raw::chunk_spans(&mut *conn, &keys).await?;
-    let hosts: Vec<u32> = windows
-        .keys()
-        .map(|(h, _)| *h)
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
     // windows whose incoming samples are not all newer than the chunk: merged whole
     let mut appends: Vec<Window> = Vec::new();
     let mut rewrites: Vec<Window> = Vec::new();
@@ -259,7 +279,7 @@ pub async fn merge_into_tiers(
     let rewrite_keys: Vec<(u32, NaiveDateTime)> = rewrites.iter().map(|((h, w), _)| (*h, db_time(*w))).collect();
     let stored = raw::chunk_payloads(&mut *conn, &rewrite_keys).await?;
     let mut skipped_hosts = HashSet::new();
-    let mut whole = Vec::new();
+    let mut whole_windows: Vec<Window> = Vec::new();
     let mut added_samples: Vec<(u32, Vec<Sample>)> = Vec::new();
     for ((host, start), incoming) in rewrites {
         let existing = match stored.get(&(host, db_time(start))).map(|p| codec::decode_frames(p)) {
@@ -273,17 +293,24 @@ pub async fn merge_into_tiers(
         };
         let (all, added) = merge(existing, incoming);
         if !added.is_empty() {
-            whole.push(chunk_row(host, start, &all, level));
+            whole_windows.push(((host, start), all));
             added_samples.push((host, added));
         }
     }
-    let appended: Vec<ChunkRow> = appends
-        .iter()
+    let appends: Vec<Window> = appends
+        .into_iter()
         .filter(|((host, _), incoming)| !skipped_hosts.contains(host) && !incoming.is_empty())
-        .map(|((host, start), incoming)| chunk_row(*host, *start, incoming, level))
         .collect();
+    let (whole, appended, appends) = off_workers(move || {
+        let encode = |ws: &[Window]| -> Vec<ChunkRow> {
+            ws.iter()
+                .map(|((host, start), samples)| chunk_row(*host, *start, samples, level))
+                .collect()
+        };
+        (encode(&whole_windows), encode(&appends), appends)
+    })
+    .await;
     added_samples.extend(appends.into_iter().map(|((host, _), incoming)| (host, incoming)));
-    added_samples.retain(|(host, _)| !skipped_hosts.contains(host));
     raw::put_chunks(&mut *conn, &whole, raw::Put::Replace).await?;
     raw::put_chunks(&mut *conn, &appended, raw::Put::Append).await?;
 
@@ -310,7 +337,6 @@ pub async fn merge_into_tiers(
             .collect();
         rollups::put(&mut *conn, tier, &merged).await?;
     }
-    let hosts: Vec<u32> = hosts.into_iter().filter(|h| !skipped_hosts.contains(h)).collect();
     // windows of many frames are rewritten as one (each frame repeats what a chunk's columns
     // start with), however far from done they are
     let crowded: Vec<(u32, NaiveDateTime)> = appended
@@ -322,16 +348,13 @@ pub async fn merge_into_tiers(
         })
         .map(|r| (r.host, r.start))
         .collect();
-    let mut rewritten = rewrite_whole(&mut *conn, &crowded, raw::CHUNK_LEVEL).await?;
-    // a window that got samples now may get more (a backfill fills it over many passes)
-    let touched: HashSet<(u32, NaiveDateTime)> = keys.into_iter().collect();
-    if let Some(before) = seal_before {
-        rewritten += seal(&mut *conn, &hosts, before, &touched).await?;
-    }
+    let rewritten = rewrite_whole(&mut *conn, &crowded, raw::CHUNK_LEVEL).await?;
     Ok(Merged {
         added: added_total,
         chunks: (whole.len() + appended.len()) as u64 + rewritten,
         skipped_hosts,
+        // a window that got samples now may get more (a backfill fills it over many passes)
+        touched: keys.into_iter().collect(),
     })
 }
 
@@ -369,17 +392,31 @@ async fn rewrite_whole(
     if keys.is_empty() {
         return Ok(0);
     }
-    let mut rows = Vec::new();
-    for ((host, start), payload) in raw::chunk_payloads(&mut *conn, keys).await? {
-        match codec::decode_frames(&payload) {
-            Ok(samples) => rows.push(chunk_row(host, utc(start), &samples, level)),
-            Err(e) => {
-                tracing::error!(host, chunk = %utc(start), error = %e, "a stored chunk cannot be decoded; left as it is")
+    let payloads = raw::chunk_payloads(&mut *conn, keys).await?;
+    let rows = off_workers(move || {
+        let mut rows = Vec::new();
+        for ((host, start), payload) in payloads {
+            match codec::decode_frames(&payload) {
+                Ok(samples) => rows.push(chunk_row(host, utc(start), &samples, level)),
+                Err(e) => {
+                    tracing::error!(host, chunk = %utc(start), error = %e, "a stored chunk cannot be decoded; left as it is")
+                }
             }
         }
-    }
+        rows
+    })
+    .await;
     raw::put_chunks(&mut *conn, &rows, raw::Put::Replace).await?;
     Ok(rows.len() as u64)
+}
+
+/// Runs `work` (encoding chunks: zstd at the seal level takes tens of milliseconds a chunk) on
+/// the blocking pool, so the async workers go on answering queries and ingest meanwhile.
+async fn off_workers<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(out) => out,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
 }
 
 /// A chunk row of one frame holding `samples` (time order).

@@ -142,7 +142,8 @@ async fn convert(conn: &mut MySqlConnection, hosts: usize) -> Result<Converted, 
                 .await?;
         }
     }
-    let merged = merge_into_tiers(&mut *conn, windows, None).await?;
+    // windows come whole: written at the seal level
+    let merged = merge_into_tiers(&mut *conn, windows, super::raw::SEAL_LEVEL).await?;
     if !merged.skipped_hosts.is_empty() {
         // a stored chunk of theirs cannot be decoded: leave their rows for a later step
         return Err(sqlx::Error::Protocol(format!(

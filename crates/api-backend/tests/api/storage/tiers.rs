@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{json, Value};
 
-use super::everything;
+use super::{compacted_by_hand, everything};
 use crate::support::{assert_error, host_record, ts, TestApp};
 
 /// Two hours of a host at one sample per 10 s: CPU climbs 0.01 per sample, from 10.
@@ -29,7 +29,7 @@ fn cpu(bucket: &Value) -> f64 {
 
 #[tokio::test]
 async fn buckets_come_from_the_tier_the_step_fits_and_say_so() {
-    let t = TestApp::start().await;
+    let t = compacted_by_hand().await;
     let start = common::timefmt::parse("2026-11-30T10:00:00Z").unwrap();
     two_hours(&t, start).await;
     // half of it compacted, so minute and hour rows exist for the first hour only
@@ -118,7 +118,7 @@ async fn buckets_come_from_the_tier_the_step_fits_and_say_so() {
 
 #[tokio::test]
 async fn everything_compacted_reads_back_the_same() {
-    let t = TestApp::start().await;
+    let t = compacted_by_hand().await;
     let start = common::timefmt::parse("2026-11-30T10:00:00Z").unwrap();
     two_hours(&t, start).await;
     let range = format!("from={}&to={}", ts(start), ts(start + TimeDelta::hours(2)));
@@ -152,7 +152,7 @@ async fn everything_compacted_reads_back_the_same() {
 
 #[tokio::test]
 async fn bad_tier_step_or_metric_is_a_400_naming_it() {
-    let t = TestApp::start().await;
+    let t = compacted_by_hand().await;
     assert_eq!(
         t.post("/api/v1/ingest", &json!([host_record("r", "h", &ts(Utc::now()))]))
             .await
@@ -178,7 +178,7 @@ async fn bad_tier_step_or_metric_is_a_400_naming_it() {
 
 #[tokio::test]
 async fn frames_appended_to_a_filling_chunk_read_the_same_once_sealed() {
-    let t = TestApp::start().await;
+    let t = compacted_by_hand().await;
     let start = common::timefmt::parse("2026-11-30T10:00:00Z").unwrap();
     let at = |i: i64| ts(start + TimeDelta::seconds(i));
     let range = format!("from={}&to={}&limit=100", ts(start), ts(start + TimeDelta::minutes(20)));
@@ -217,7 +217,7 @@ async fn frames_appended_to_a_filling_chunk_read_the_same_once_sealed() {
 
 #[tokio::test]
 async fn a_value_beyond_float_range_is_compacted_kept_exact_and_bounded_in_the_rollups() {
-    let t = TestApp::start().await;
+    let t = compacted_by_hand().await;
     let start = common::timefmt::parse("2026-11-30T10:00:00Z").unwrap();
     let records: Vec<Value> = (0..3)
         .map(|i| {
@@ -244,4 +244,52 @@ async fn a_value_beyond_float_range_is_compacted_kept_exact_and_bounded_in_the_r
     assert_eq!(b["count"]["load1"], 3, "{b}");
     let max = b["max"]["load1"].as_f64().unwrap();
     assert!((max / f64::from(f32::MAX) - 1.0).abs() < 1e-6, "the largest FLOAT: {b}");
+}
+
+#[tokio::test]
+async fn a_backlog_of_many_hosts_goes_in_shorter_steps_each_sample_once() {
+    let t = compacted_by_hand().await;
+    let start = common::timefmt::parse("2026-11-30T10:00:00Z").unwrap();
+    // 60 hosts (more than one step holds an hour of) × 2 hours at 60 s
+    let (hosts, per_host) = (60i64, 120i64);
+    let total = hosts * per_host;
+    let records: Vec<Value> = (0..hosts)
+        .flat_map(|h| {
+            (0..per_host).map(move |i| {
+                let mut r = host_record(
+                    &format!("r{h}-{i}"),
+                    &format!("h{h}"),
+                    &ts(start + TimeDelta::minutes(i)),
+                );
+                r["host"]["cpu_percent"] = json!(i as f64 / 2.0);
+                r
+            })
+        })
+        .collect();
+    for chunk in records.chunks(500) {
+        let reply = t.post("/api/v1/ingest", &Value::Array(chunk.to_vec())).await;
+        assert_eq!(reply.json["accepted"], chunk.len(), "{}", reply.text);
+    }
+    let pass = t.app.store.compact(everything()).await.unwrap();
+    assert_eq!(pass.records, total as u64);
+    assert_eq!(pass.added, total as u64);
+    assert_eq!(t.count("raw_recent").await, 0);
+    assert_eq!(t.count("host_minutes").await, total);
+    let stored: i64 = sqlx::query_scalar("SELECT CAST(SUM(samples) AS SIGNED) FROM raw_chunks")
+        .fetch_one(t.app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(stored, total);
+    let range = format!("from={}&to={}", ts(start), ts(start + TimeDelta::hours(2)));
+    for h in [0, 37, 59] {
+        let hour = t
+            .get(&format!(
+                "/api/v1/machines/h{h}/samples?{range}&tier=hour&metric=cpu_percent"
+            ))
+            .await;
+        let buckets = hour.json["samples"].as_array().unwrap();
+        assert_eq!(buckets.len(), 2, "{}", hour.text);
+        assert_eq!(buckets[0]["count"]["cpu_percent"], 60);
+        assert!((cpu(&buckets[1]) - 44.75).abs() < 1e-3, "{}", buckets[1]);
+    }
 }
