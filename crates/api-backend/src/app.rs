@@ -111,6 +111,7 @@ async fn build_with(
         registry: Arc::new(registry),
         readiness: readiness.clone(),
     };
+    let latest = crate::latest::Latest::default();
     let state = AppState {
         store: store.clone(),
         metrics: metrics.clone(),
@@ -122,9 +123,11 @@ async fn build_with(
             metrics: metrics.clone(),
             alerting: alerting.clone(),
             hub: hub.clone(),
+            latest: latest.clone(),
             raw_retention: config.storage.retention.raw,
         },
         retention: config.storage.retention.clone(),
+        latest,
     };
     let router = http::router(state, config.tokens.clone(), &config.cors, ops);
     Ok(App {

@@ -2,7 +2,7 @@
 //! /api/metrics`: parsed records are checked (rejections keep their index), de-duplicated inside
 //! the batch, shown to the alert engine (before storage: alerts wait neither for the transaction
 //! nor for MySQL), stored in one transaction, and the records stored now are published to the
-//! live streams (so they show new data only).
+//! live streams (so they show new data only) and kept as their host's newest ([`crate::latest`]).
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -25,6 +25,8 @@ pub struct Ingest {
     pub metrics: Metrics,
     pub alerting: Alerting,
     pub hub: Hub,
+    /// The newest record of every host (for `/metrics/machines`).
+    pub latest: crate::latest::Latest,
     /// RETENTION_RAW: an older record is refused (its sample could not be checked for
     /// duplicates, and retention would drop it at once), as is one older than the days the disk
     /// budget left (`Store::raw_floor`).
@@ -39,6 +41,7 @@ impl Ingest {
         let parsed = parsed.into_iter().map(|p| p.and_then(|r| too_old(r, oldest))).collect();
         let report = ingest(&self.store, &self.metrics, parsed, |r| self.alerting.observe(r)).await?;
         report.stored.iter().for_each(|r| self.hub.publish_record(r));
+        self.latest.observe(&report.stored);
         Ok(report)
     }
 }

@@ -7,7 +7,8 @@
 //! [`rollup`] (pure bucket aggregation), [`ingest`] (the one ingest service: validate, alert,
 //! store, publish), [`compat`] (the Java record format),
 //! [`status`] and [`params`] (pure helpers of the queries), [`http`] (routes), [`app`] (wiring),
-//! [`metrics`], [`error`]; [`alerts`] (the pure alert engine: rules, lifecycle, built-in
+//! [`metrics`], [`error`]; [`latest`] (every host's newest record) and [`exposition`] (them in
+//! Prometheus text format, `/metrics/machines`); [`alerts`] (the pure alert engine: rules, lifecycle, built-in
 //! alerts), [`notify`] (webhook notifications, cooldown, reminders, silences) and
 //! [`alerting`] (the engine wired to ingest, storage, notifications and the live streams).
 
@@ -17,9 +18,11 @@ pub mod app;
 pub mod compat;
 pub mod config;
 pub mod error;
+pub mod exposition;
 pub mod http;
 pub mod hub;
 pub mod ingest;
+pub mod latest;
 pub mod metrics;
 pub mod notify;
 pub mod params;

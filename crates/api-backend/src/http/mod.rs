@@ -45,7 +45,8 @@ pub mod paths {
     pub const OPENAPI: &str = "/api/v1/openapi.json";
     pub const COMPAT_METRICS: &str = "/api/metrics";
     pub const COMPAT_INVENTORY: &str = "/api/inventory/list";
-    pub const ALL: [&str; 7] = [
+    pub const MACHINE_METRICS: &str = "/metrics/machines";
+    pub const ALL: [&str; 8] = [
         INGEST,
         MACHINES,
         SAMPLES,
@@ -53,6 +54,7 @@ pub mod paths {
         OPENAPI,
         COMPAT_METRICS,
         COMPAT_INVENTORY,
+        MACHINE_METRICS,
     ];
 }
 
@@ -71,6 +73,8 @@ pub struct AppState {
     pub ingest: crate::ingest::Ingest,
     /// Which tiers keep how much (for the samples queries' tier choice).
     pub retention: crate::store::Retention,
+    /// The newest record of every host (`/metrics/machines`).
+    pub latest: crate::latest::Latest,
 }
 
 /// The whole application router.
@@ -87,6 +91,7 @@ pub fn router(state: AppState, tokens: Tokens, cors: &Cors, ops: Ops) -> Router 
         .route(paths::SAMPLES, get(queries::samples))
         .route(paths::EVENTS, get(queries::events))
         .route(paths::COMPAT_INVENTORY, get(compat::inventory))
+        .route(paths::MACHINE_METRICS, get(queries::machine_metrics))
         .merge(streams::routes()) // live streams (SSE, WebSocket): read routes too
         .route_layer(from_fn_with_state(tokens, auth::require_read));
     let docs = Router::new().route(paths::OPENAPI, get(openapi::spec));

@@ -4,6 +4,8 @@
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::IntoResponse;
 use axum::Json;
 use chrono::{DateTime, Duration, TimeDelta, Utc};
 use common::timefmt::format;
@@ -45,6 +47,16 @@ pub struct SamplesQuery {
 pub async fn machines(State(state): State<AppState>) -> Result<Json<Value>> {
     let machines = state.store.machines(Utc::now()).await?;
     Ok(Json(json!({ "machines": machines })))
+}
+
+/// `GET /metrics/machines`: the hosts and their containers, in Prometheus text format.
+pub async fn machine_metrics(State(state): State<AppState>) -> Result<impl IntoResponse> {
+    let body =
+        crate::exposition::render(state.latest.known(Utc::now())).map_err(|e| Error::Io(std::io::Error::other(e)))?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        body,
+    ))
 }
 
 pub async fn samples(

@@ -66,7 +66,12 @@ async fn ingest_needs_the_ingest_token_when_set() {
 #[tokio::test]
 async fn reads_need_the_read_token_as_header_query_or_cookie() {
     let t = with_tokens().await;
-    for uri in ["/api/v1/machines", "/api/inventory/list", "/api/v1/machines/h/samples"] {
+    for uri in [
+        "/api/v1/machines",
+        "/api/inventory/list",
+        "/api/v1/machines/h/samples",
+        "/metrics/machines",
+    ] {
         assert_error(&get_with(&t, uri, None).await, StatusCode::UNAUTHORIZED, "unauthorized");
         let wrong = get_with(&t, uri, Some((header::AUTHORIZATION, "Bearer in-secret"))).await;
         assert_error(&wrong, StatusCode::UNAUTHORIZED, "unauthorized");

@@ -7,6 +7,7 @@ mod support;
 mod alerting;
 mod auth;
 mod compat;
+mod exposition;
 mod ingest;
 mod ops;
 mod outage;

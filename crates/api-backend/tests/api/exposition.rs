@@ -1,0 +1,70 @@
+//! `GET /metrics/machines`: the newest value of every host and container metric in Prometheus
+//! text format, with unit-suffixed names and the `host`, `host_id`, `container`, `image` labels;
+//! unmeasured values left out, stale hosts reduced to `srmon_host_up 0`.
+
+use chrono::{TimeDelta, Utc};
+use serde_json::{json, Value};
+
+use crate::support::{container, host_record, ts, TestApp};
+
+/// The sample lines of an exposition (no comments).
+fn samples(text: &str) -> Vec<&str> {
+    text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()).collect()
+}
+
+#[tokio::test]
+async fn the_newest_values_of_fresh_hosts_and_their_containers() {
+    let t = TestApp::start().await;
+    let now = Utc::now();
+    let mut older = host_record("r0", "h", &ts(now - TimeDelta::milliseconds(1500)));
+    older["host"]["cpu_percent"] = json!(77.7);
+    let mut newest = host_record("r1", "h", &ts(now - TimeDelta::milliseconds(500)));
+    newest["containers"] = json!([container("c1", "/web", "running")]);
+    // a host that measures no CPU, and one that went silent a minute ago
+    let mut quiet = host_record("r2", "q", &ts(now - TimeDelta::milliseconds(500)));
+    quiet["host"]["cpu_percent"] = Value::Null;
+    let stale = host_record("r3", "s", &ts(now - TimeDelta::minutes(1)));
+    let reply = t.post("/api/v1/ingest", &json!([newest, older, quiet, stale])).await;
+    assert_eq!(reply.json["accepted"], 4, "{}", reply.text);
+
+    let reply = t.get("/metrics/machines").await;
+    assert_eq!(reply.status, 200);
+    let lines = samples(&reply.text);
+    let has = |line: &str| lines.contains(&line);
+    for line in [
+        r#"srmon_host_up{host="h-name",host_id="h"} 1.0"#,
+        r#"srmon_host_up{host="q-name",host_id="q"} 1.0"#,
+        r#"srmon_host_up{host="s-name",host_id="s"} 0.0"#,
+        // the newest record's value, not the one that arrived after it
+        r#"srmon_host_cpu_percent{host="h-name",host_id="h"} 12.4"#,
+        r#"srmon_host_memory_used_bytes{host="h-name",host_id="h"} 8123456789.0"#,
+        r#"srmon_host_cpu_core_percent{host="h-name",host_id="h",cpu="1"} 20.25"#,
+        r#"srmon_host_interface_transmit_errors_total{host="h-name",host_id="h",interface="eth0"} 2.0"#,
+        r#"srmon_host_filesystem_used_percent{host="h-name",host_id="h",mount="/",device="/dev/sda1",fstype="ext4"} 40.0"#,
+        r#"srmon_host_temperature_celsius{host="h-name",host_id="h",sensor="cpu"} 47.5"#,
+        r#"srmon_container_cpu_percent{host="h-name",host_id="h",container="web",image="nginx:1.27"} 150.5"#,
+        r#"srmon_container_running{host="h-name",host_id="h",container="web",image="nginx:1.27"} 1.0"#,
+        r#"srmon_container_restarts_total{host="h-name",host_id="h",container="web",image="nginx:1.27"} 1.0"#,
+    ] {
+        assert!(has(line), "missing {line} in:\n{}", reply.text);
+    }
+    assert!(!reply.text.contains("77.7"), "an older record's value: {}", reply.text);
+    // not measured: absent, never 0; stale: only its up line
+    assert!(!lines
+        .iter()
+        .any(|l| l.starts_with("srmon_host_cpu_percent{host=\"q-name\"")));
+    let of_stale: Vec<&&str> = lines.iter().filter(|l| l.contains("host_id=\"s\"")).collect();
+    assert_eq!(of_stale.len(), 1, "{of_stale:?}");
+    // every family typed, every name with its unit
+    assert!(reply.text.contains("# TYPE srmon_host_cpu_percent gauge"));
+    assert!(reply.text.contains("# TYPE srmon_container_restarts_total counter"));
+    assert!(!reply.text.contains("# EOF"));
+}
+
+#[tokio::test]
+async fn with_no_host_the_exposition_is_empty_but_valid() {
+    let t = TestApp::start().await;
+    let reply = t.get("/metrics/machines").await;
+    assert_eq!(reply.status, 200);
+    assert!(samples(&reply.text).is_empty(), "{}", reply.text);
+}
