@@ -134,3 +134,16 @@ pub fn promtool_check(what: &str, exposition: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A program on PATH (`prometheus`, `promtool`: `scripts/services.sh` installs them), as an
+/// absolute path; `SRMON_<NAME>` overrides it.
+pub fn program(name: &str) -> PathBuf {
+    if let Ok(path) = std::env::var(format!("SRMON_{}", name.to_uppercase())) {
+        return PathBuf::from(path);
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("{name} is not on PATH (scripts/services.sh installs it)"))
+}

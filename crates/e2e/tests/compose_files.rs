@@ -169,9 +169,28 @@ fn all_in_one_compose_renders() {
     let file = "docker-compose.yml";
     assert_eq!(
         services(file),
-        set(&["api-backend", "collector", "consumer", "kafka", "kafka-init", "mysql"])
+        set(&[
+            "api-backend",
+            "collector",
+            "consumer",
+            "grafana",
+            "kafka",
+            "kafka-init",
+            "mysql",
+            "prometheus"
+        ])
     );
     let out = compose(file, &["config"]);
+    // Prometheus and Grafana only with `--profile observability`, on the shipped files
+    assert_eq!(
+        out.matches("- observability").count(),
+        2,
+        "{file}: two services in the profile"
+    );
+    assert_contains(&out, "docker/prometheus:/etc/srmon-prometheus:ro", file);
+    assert_contains(&out, "docker/grafana/provisioning:/etc/grafana/provisioning:ro", file);
+    assert_contains(&out, "docker/grafana/dashboards:/var/lib/grafana/dashboards:ro", file);
+    assert_contains(&out, "host.docker.internal:host-gateway", file);
     for image in [
         "image: apache/kafka:3.9.0",
         "image: mysql:8.4",

@@ -7,6 +7,8 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use codec::Sample;
@@ -26,6 +28,10 @@ const SPAN: TimeDelta = TimeDelta::hours(1);
 const HOST_HOURS: i32 = 25;
 /// Hosts whose ended windows are sealed per transaction.
 const SEAL_HOSTS: usize = 25;
+/// How far behind the most advanced host a pass waits for the others (see [`Progress`]).
+pub const WAIT_FOR_HOSTS: TimeDelta = TimeDelta::minutes(2);
+/// A host is waited for while its newest sample moved within this long.
+const MOVING: Duration = Duration::from_secs(5);
 /// Tries of one group before the pass gives up on it (it is tried again next pass).
 const ATTEMPTS: u32 = 5;
 
@@ -54,6 +60,44 @@ impl Watermark {
     /// Raised before a pass reads anything, so no ingest can miss a chunk it writes.
     fn raise(&self, to: DateTime<Utc>) {
         self.0.fetch_max(to.timestamp_millis(), Ordering::SeqCst);
+    }
+}
+
+/// Each host's newest sample in `raw_recent` as the last pass saw it, and when it last moved.
+///
+/// Records that arrive unevenly (a backlog replayed after an outage comes per Kafka partition,
+/// some hosts ahead of others) would have compaction write the rollup rows of the hosts behind
+/// between rows already written (the key is time first), splitting half-full pages. So a pass
+/// takes no more than the newest sample of the host furthest behind among those still moving,
+/// unless that host is more than [`WAIT_FOR_HOSTS`] behind the most advanced one. A host whose
+/// newest sample has not moved for [`MOVING`] is not waited for (it stopped, or the backlog
+/// ended), nor is any host at a process's first pass. Live hosts are far ahead of the cutoff
+/// (STORAGE_COMPACT_AFTER, 10m), so there the cutoff is the bound.
+#[derive(Debug, Default)]
+pub struct Progress(Mutex<HashMap<u32, (NaiveDateTime, Option<Instant>)>>);
+
+impl Progress {
+    /// Notes `newest` (host, newest sample) seen `now`; the bound for this pass, if any.
+    fn bound(&self, newest: &[(u32, NaiveDateTime)], now: Instant) -> Option<DateTime<Utc>> {
+        let mut seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut moving: Option<NaiveDateTime> = None;
+        let mut ahead: Option<NaiveDateTime> = None;
+        let mut next = HashMap::with_capacity(newest.len());
+        for &(host, at) in newest {
+            let moved = match seen.get(&host) {
+                Some(&(before, since)) if before == at => since,
+                Some(_) => Some(now),
+                None => None, // first seen: not known to move
+            };
+            if moved.is_some_and(|m| now.duration_since(m) < MOVING) {
+                moving = Some(moving.map_or(at, |m| m.min(at)));
+            }
+            ahead = Some(ahead.map_or(at, |a| a.max(at)));
+            next.insert(host, (at, moved));
+        }
+        *seen = next;
+        // the laggard's newest sample included
+        Some((utc(moving?) + TimeDelta::milliseconds(1)).max(utc(ahead?) - WAIT_FOR_HOSTS))
     }
 }
 
@@ -91,8 +135,16 @@ impl Store {
     /// [`HOST_HOURS`] hosts, so one transaction holds at most that many host-hours of records.
     /// All hosts of a step go in one transaction so that its rollup rows are written in key
     /// order (time first): appended, where groups of hosts would interleave and split pages.
+    /// For the same reason a pass waits for hosts that are behind (see [`Progress`]).
     pub async fn compact(&self, cutoff: DateTime<Utc>) -> Result<Pass> {
         self.watermark.raise(cutoff);
+        let mut conn = self.pool.acquire().await.map_err(Error::from_sqlx)?;
+        let newest = raw::newest_per_host(&mut conn).await.map_err(Error::from_sqlx)?;
+        drop(conn);
+        let cutoff = self
+            .progress
+            .bound(&newest, Instant::now())
+            .map_or(cutoff, |bound| bound.min(cutoff));
         let mut pass = Pass::default();
         let mut from = NaiveDateTime::default(); // 1970: no record is older (RETENTION_RAW)
         loop {
@@ -446,6 +498,35 @@ mod tests {
             },
             containers: vec![],
         }
+    }
+
+    fn t(s: &str) -> NaiveDateTime {
+        db_time(common::timefmt::parse(s).unwrap())
+    }
+
+    #[test]
+    fn a_pass_waits_for_moving_hosts_behind_but_not_for_long() {
+        let p = Progress::default();
+        let start = Instant::now();
+        // first seen: nobody is known to move, no bound
+        assert_eq!(
+            p.bound(&[(1, t("2026-01-01T10:00:00Z")), (2, t("2026-01-01T10:01:00Z"))], start),
+            None
+        );
+        // both moved: up to the laggard's newest sample (included)
+        let now = start + Duration::from_secs(1);
+        let bound = p.bound(&[(1, t("2026-01-01T10:00:10Z")), (2, t("2026-01-01T10:01:30Z"))], now);
+        assert_eq!(bound, Some(utc(t("2026-01-01T10:00:10Z")) + TimeDelta::milliseconds(1)));
+        // a laggard more than WAIT_FOR_HOSTS behind the leader holds nobody back beyond it
+        let now = now + Duration::from_secs(1);
+        let bound = p.bound(&[(1, t("2026-01-01T10:00:20Z")), (2, t("2026-01-01T10:05:00Z"))], now);
+        assert_eq!(bound, Some(utc(t("2026-01-01T10:05:00Z")) - WAIT_FOR_HOSTS));
+        // host 1 stopped moving: after MOVING it is not waited for; host 2 still moves
+        let later = now + MOVING;
+        let bound = p.bound(&[(1, t("2026-01-01T10:00:20Z")), (2, t("2026-01-01T10:05:01Z"))], later);
+        assert_eq!(bound, Some(utc(t("2026-01-01T10:05:01Z")) + TimeDelta::milliseconds(1)));
+        // nothing moves any more (the backlog ended): no bound, everything goes
+        assert_eq!(p.bound(&[(2, t("2026-01-01T10:05:01Z"))], later + MOVING), None);
     }
 
     #[test]

@@ -45,6 +45,7 @@ pub struct Store {
     pool: MySqlPool,
     machines: Arc<machines::Cache>,
     watermark: Arc<compact::Watermark>,
+    progress: Arc<compact::Progress>,
     raw_floor: Arc<retention::Floor>,
 }
 
@@ -89,6 +90,7 @@ impl Store {
             pool,
             machines: Arc::new(machines::Cache::default()),
             watermark: Arc::new(compact::Watermark::default()),
+            progress: Arc::new(compact::Progress::default()),
             raw_floor: Arc::new(retention::Floor::default()),
         }
     }

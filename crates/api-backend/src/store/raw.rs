@@ -350,6 +350,14 @@ pub async fn oldest_recent(
         .await
 }
 
+/// Each host's newest sample time in `raw_recent`.
+pub async fn newest_per_host(conn: &mut MySqlConnection) -> Result<Vec<(u32, NaiveDateTime)>, sqlx::Error> {
+    // one probe per host of the key (host, time)
+    sqlx::query_as("SELECT host_machine_id, MAX(sampled_at) FROM raw_recent GROUP BY host_machine_id")
+        .fetch_all(&mut *conn)
+        .await
+}
+
 /// Hosts with rows in `raw_recent` sampled before `before`.
 pub async fn hosts_with_recent_before(
     conn: &mut MySqlConnection,
