@@ -182,7 +182,8 @@ pub fn render(known: Vec<Known>) -> Result<String, std::fmt::Error> {
 #[derive(Debug)]
 struct Fleet(Vec<Known>);
 
-/// A family: its descriptor, then one sample per (labels, value).
+/// A family: its descriptor (also without samples: the exposition lists every metric it has),
+/// then one sample per (labels, value).
 fn family<'a, L: prometheus_client::encoding::EncodeLabelSet + 'a>(
     encoder: &mut DescriptorEncoder,
     name: &str,
@@ -190,10 +191,6 @@ fn family<'a, L: prometheus_client::encoding::EncodeLabelSet + 'a>(
     kind: MetricType,
     samples: impl Iterator<Item = (L, f64)>,
 ) -> Result<(), std::fmt::Error> {
-    let mut samples = samples.peekable();
-    if samples.peek().is_none() {
-        return Ok(());
-    }
     // a counter's family name has no `_total` (the text encoder adds it to its samples)
     let family = if matches!(kind, MetricType::Counter) {
         name.strip_suffix("_total").unwrap_or(name)

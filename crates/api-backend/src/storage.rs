@@ -152,6 +152,8 @@ pub async fn run(store: Store, settings: Settings, metrics: StorageMetrics, shut
     loop {
         tokio::select! {
             _ = every.tick() => {}
+            // the sweep's own time (the first comes SWEEP_FIRST after start, before a tick)
+            () = tokio::time::sleep_until(next_sweep) => {}
             () = shutdown.wait() => return,
         }
         let started = Instant::now();

@@ -50,14 +50,17 @@ fn configure(dir: &Path, api: u16, consumer: u16, collector: u16) {
     std::fs::write(dir.join("read-token"), READ_TOKEN).unwrap();
 }
 
-/// Metric names of the sample lines of an exposition.
+/// Metric names of an exposition: of its sample lines and its families (`# TYPE`: a family
+/// may have no samples yet, e.g. temperatures on a machine without sensors).
 fn names(exposition: &str) -> BTreeSet<String> {
-    exposition
+    let samples = exposition
         .lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .filter_map(|l| l.split(['{', ' ']).next())
-        .map(str::to_owned)
-        .collect()
+        .filter_map(|l| l.split(['{', ' ']).next());
+    let families = exposition
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE ")?.split(' ').next());
+    samples.chain(families).map(str::to_owned).collect()
 }
 
 /// The identifiers in `text` that look like our metric names.
@@ -165,7 +168,14 @@ async fn prometheus_scrapes_the_server_room_with_the_shipped_files() {
         .unwrap();
     promtool_check("/metrics/machines", &machines);
     let mut exposed = names(&machines);
-    for port in [api, cport, colport] {
+    // the storage sizes come with the first storage sweep (5 s after start)
+    let backend = wait_until(Duration::from_secs(30), "the first storage sweep's sizes", || async {
+        let text = stack.metrics_text(api).await;
+        text.contains("api_storage_bytes{").then_some(text)
+    })
+    .await;
+    exposed.extend(names(&backend));
+    for port in [cport, colport] {
         exposed.extend(names(&stack.metrics_text(port).await));
     }
     let dashboard = std::fs::read_to_string(workspace_root().join("docker/grafana/dashboards/srmon.json")).unwrap();

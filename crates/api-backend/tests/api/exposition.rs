@@ -62,9 +62,17 @@ async fn the_newest_values_of_fresh_hosts_and_their_containers() {
 }
 
 #[tokio::test]
-async fn with_no_host_the_exposition_is_empty_but_valid() {
+async fn with_no_host_there_are_no_samples_but_every_family_is_described() {
     let t = TestApp::start().await;
     let reply = t.get("/metrics/machines").await;
     assert_eq!(reply.status, 200);
     assert!(samples(&reply.text).is_empty(), "{}", reply.text);
+    for family in [
+        "# TYPE srmon_host_up gauge",
+        "# TYPE srmon_host_temperature_celsius gauge",
+        "# TYPE srmon_container_cpu_percent gauge",
+        "# TYPE srmon_container_restarts_total counter",
+    ] {
+        assert!(reply.text.contains(family), "{family} in {}", reply.text);
+    }
 }
