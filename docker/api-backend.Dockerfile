@@ -1,9 +1,17 @@
-# api-backend image: the HTTP API (ingest, queries, thresholds, alerts, compat /api,
-# SSE, WebSocket) over MySQL; applies the sqlx migrations at start. Serves 8004. Needs
+# api-backend image: the dashboard at / and the HTTP API (ingest, queries, thresholds,
+# alerts, compat /api, SSE, WebSocket, /metrics/machines) over MySQL; applies the sqlx migrations at start. Serves 8004. Needs
 # DATABASE_URL (or the DATABASE_* parts; see .env.example).
 #
 # Build (from the workspace root):   docker build -f docker/api-backend.Dockerfile -t srmon/api-backend .
 # Runs as the unprivileged user srmon (uid 10001); it needs no host access.
+
+# The dashboard (web/): built with npm from the committed lock file, embedded by cargo below.
+FROM node:20-bookworm-slim AS web
+WORKDIR /web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY web/ ./
+RUN npm run build
 
 FROM rust:1-bookworm AS builder
 # The bundled librdkafka (rdkafka-sys, mklove build; every workspace member that links it,
@@ -16,6 +24,7 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
+COPY --from=web /web/dist web/dist
 # sqlx macros (if any) use the checked-in offline data, never a live database.
 ENV SQLX_OFFLINE=true
 RUN cargo build --release --locked -p api-backend \

@@ -104,6 +104,8 @@ SRMON_STARTED_FILE="$started_file" bash scripts/services.sh up
 : "${SRMON_TEST_BOOTSTRAP:?services.sh did not report the broker}"
 : "${SRMON_TEST_DOCKER_HOST:?services.sh did not report the Docker API}"
 
+log "building the dashboard (scripts/build-web.sh)"
+bash scripts/build-web.sh
 log "building collector, consumer, api-backend (debug; CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
 cargo build -p collector -p consumer -p api-backend --bins
 BIN="$CARGO_TARGET_DIR/debug"
@@ -155,7 +157,9 @@ wait_live collector 8001
 cat >&2 <<EOF
 
   srmon is running locally. Look at:
+    http://127.0.0.1:8004/                     the dashboard (fleet view)
     http://127.0.0.1:8004/api/v1/machines      hosts and containers known (srmon-demo among them)
+    http://127.0.0.1:8004/metrics/machines     every machine in Prometheus text format
     http://127.0.0.1:8004/api/inventory/list   the same, in the original system's shape
     http://127.0.0.1:8004/metrics              api-backend metrics
     http://127.0.0.1:8000/metrics              consumer metrics
@@ -168,6 +172,11 @@ cat >&2 <<EOF
   Ctrl-C stops everything.
 
 EOF
+
+# open the dashboard where there is a desktop to open it on
+if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && command -v xdg-open >/dev/null; then
+    xdg-open http://127.0.0.1:8004/ >/dev/null 2>&1 || true
+fi
 
 # ------------------------------------------------------------------ watch
 while true; do

@@ -52,6 +52,9 @@ SRMON_STARTED_FILE="$started_file" bash scripts/services.sh up
 # shellcheck disable=SC1091
 . "$SRMON_SERVICES_DIR/env"
 
+echo "[test] building the dashboard (scripts/build-web.sh)" >&2
+bash scripts/build-web.sh
+
 echo "[test] building the binaries (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)" >&2
 cargo build --workspace --bins
 

@@ -8,7 +8,7 @@
 //! store, publish), [`compat`] (the Java record format),
 //! [`status`] and [`params`] (pure helpers of the queries), [`http`] (routes), [`app`] (wiring),
 //! [`metrics`], [`error`]; [`latest`] (every host's newest record) and [`exposition`] (them in
-//! Prometheus text format, `/metrics/machines`); [`alerts`] (the pure alert engine: rules, lifecycle, built-in
+//! Prometheus text format, `/metrics/machines`), [`fleet`] (the fleet at a glance); [`alerts`] (the pure alert engine: rules, lifecycle, built-in
 //! alerts), [`notify`] (webhook notifications, cooldown, reminders, silences) and
 //! [`alerting`] (the engine wired to ingest, storage, notifications and the live streams).
 
@@ -19,6 +19,7 @@ pub mod compat;
 pub mod config;
 pub mod error;
 pub mod exposition;
+pub mod fleet;
 pub mod http;
 pub mod hub;
 pub mod ingest;

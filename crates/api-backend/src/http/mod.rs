@@ -1,5 +1,5 @@
-//! The HTTP surface on one port: native `/api/v1`, the compat `/api` of the original system,
-//! the OpenAPI description, and the ops routes (`/health/*`, `/metrics`) from `common::ops`.
+//! The HTTP surface on one port: the dashboard at `/`, native `/api/v1`, the compat `/api` of
+//! the original system, the OpenAPI description, and the ops routes (`/health/*`, `/metrics`) from `common::ops`.
 //! Handlers are thin: they parse, call the library, and answer JSON; errors answer through
 //! [`crate::Error`]'s `IntoResponse`.
 
@@ -15,6 +15,7 @@ mod silences;
 mod streams;
 mod thresholds;
 mod track;
+mod web;
 
 use std::sync::Arc;
 
@@ -46,7 +47,9 @@ pub mod paths {
     pub const COMPAT_METRICS: &str = "/api/metrics";
     pub const COMPAT_INVENTORY: &str = "/api/inventory/list";
     pub const MACHINE_METRICS: &str = "/metrics/machines";
-    pub const ALL: [&str; 8] = [
+    pub const FLEET: &str = "/api/v1/fleet";
+    pub const DASHBOARD: &str = "/";
+    pub const ALL: [&str; 10] = [
         INGEST,
         MACHINES,
         SAMPLES,
@@ -55,6 +58,8 @@ pub mod paths {
         COMPAT_METRICS,
         COMPAT_INVENTORY,
         MACHINE_METRICS,
+        FLEET,
+        DASHBOARD,
     ];
 }
 
@@ -92,9 +97,14 @@ pub fn router(state: AppState, tokens: Tokens, cors: &Cors, ops: Ops) -> Router 
         .route(paths::EVENTS, get(queries::events))
         .route(paths::COMPAT_INVENTORY, get(compat::inventory))
         .route(paths::MACHINE_METRICS, get(queries::machine_metrics))
+        .route(paths::FLEET, get(queries::fleet))
         .merge(streams::routes()) // live streams (SSE, WebSocket): read routes too
         .route_layer(from_fn_with_state(tokens, auth::require_read));
     let docs = Router::new().route(paths::OPENAPI, get(openapi::spec));
+    // the dashboard's assets hold no data (its requests need the read token)
+    let dashboard = Router::new()
+        .route(paths::DASHBOARD, get(web::index))
+        .route("/{file}", get(web::file));
     let metrics = state.metrics.clone();
     let mut app = Router::new()
         .merge(ingest)
@@ -102,6 +112,7 @@ pub fn router(state: AppState, tokens: Tokens, cors: &Cors, ops: Ops) -> Router 
         .merge(alerting)
         .merge(docs)
         .with_state(state)
+        .merge(dashboard)
         .merge(common::ops::router(ops))
         .fallback(no_route)
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })

@@ -49,6 +49,14 @@ pub async fn machines(State(state): State<AppState>) -> Result<Json<Value>> {
     Ok(Json(json!({ "machines": machines })))
 }
 
+/// `GET /api/v1/fleet`: every host with its containers, statuses, newest values and open alerts.
+pub async fn fleet(State(state): State<AppState>) -> Result<Json<crate::fleet::Fleet>> {
+    let now = Utc::now();
+    let machines = state.store.machines(now).await?;
+    let latest = state.latest.known(now);
+    Ok(Json(crate::fleet::build(machines, &latest, &state.alerting.active())))
+}
+
 /// `GET /metrics/machines`: the hosts and their containers, in Prometheus text format.
 pub async fn machine_metrics(State(state): State<AppState>) -> Result<impl IntoResponse> {
     let body =

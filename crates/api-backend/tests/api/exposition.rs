@@ -76,3 +76,37 @@ async fn with_no_host_there_are_no_samples_but_every_family_is_described() {
         assert!(reply.text.contains(family), "{family} in {}", reply.text);
     }
 }
+
+#[tokio::test]
+async fn the_fleet_lists_each_host_with_its_containers_values_and_alerts() {
+    let t = TestApp::start().await;
+    let now = Utc::now();
+    let mut r = host_record("r1", "h", &ts(now - TimeDelta::milliseconds(300)));
+    r["host"]["cpu_percent"] = json!(99.5); // over the default 85: an alert opens
+    r["containers"] = json!([container("c1", "/web", "running"), container("c2", "/db", "exited")]);
+    let reply = t.post("/api/v1/ingest", &json!([r])).await;
+    assert_eq!(reply.json["accepted"], 1, "{}", reply.text);
+    let fleet = t.get("/api/v1/fleet").await;
+    assert_eq!(fleet.status, 200, "{}", fleet.text);
+    let hosts = fleet.json["hosts"].as_array().unwrap();
+    assert_eq!(hosts.len(), 1, "{}", fleet.text);
+    let h = &hosts[0];
+    assert_eq!(h["id"], "h");
+    assert_eq!(h["name"], "h-name");
+    assert_eq!(h["status"], "up");
+    assert_eq!(h["values"]["cpu_percent"], 99.5);
+    assert_eq!(h["values"]["disk_used_percent"], 40.0);
+    assert_eq!(h["alerts"]["firing"], 1, "{}", fleet.text);
+    let names: Vec<(&str, &str)> = h["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap(), c["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(names, [("/db", "stopped"), ("/web", "up")], "{}", fleet.text);
+    let web = &h["containers"][1];
+    assert_eq!(web["values"]["cpu_percent"], 150.5);
+    assert_eq!(web["image"], "nginx:1.27");
+    // over the default 85 too
+    assert_eq!(web["alerts"]["firing"], 1, "{}", fleet.text);
+}

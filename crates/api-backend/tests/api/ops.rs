@@ -1,4 +1,5 @@
-//! Health, metrics, the OpenAPI description, JSON errors for unknown routes, restarts.
+//! Health, metrics, the OpenAPI description, JSON errors for unknown routes, restarts, the
+//! dashboard's assets.
 
 use axum::http::StatusCode;
 use serde_json::json;
@@ -81,4 +82,28 @@ async fn a_restart_on_the_same_database_keeps_the_data() {
         "the idempotency set survives a restart: {}",
         reply.text
     );
+}
+
+#[tokio::test]
+async fn the_dashboard_is_served_from_the_binary() {
+    // scripts/test.sh builds web/dist (scripts/build-web.sh) before the binaries
+    let t = TestApp::start().await;
+    let page = t.get("/").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.text.contains(r#"<div id="app">"#),
+        "not the built dashboard: {}",
+        page.text
+    );
+    assert!(page.text.contains(r#"src="/app.js""#), "{}", page.text);
+    for (asset, kind) in [("/app.js", "text/javascript"), ("/app.css", "text/css")] {
+        let reply = t.get(asset).await;
+        assert_eq!(reply.status, StatusCode::OK, "{asset}");
+        assert!(reply.text.len() > 100, "{asset}: {}", reply.text);
+        let content_type = reply.headers[axum::http::header::CONTENT_TYPE].to_str().unwrap();
+        assert!(content_type.starts_with(kind), "{asset}: {content_type}");
+    }
+    // other top-level paths are the API's JSON 404
+    assert_error(&t.get("/nothing.js").await, StatusCode::NOT_FOUND, "not_found");
+    assert_error(&t.get("/index.html").await, StatusCode::NOT_FOUND, "not_found");
 }

@@ -1,0 +1,76 @@
+// Requests to api-backend (same origin; the read token, when set, travels in its cookie).
+
+export class HttpError extends Error {
+  constructor(public status: number, message: string) {
+    super(message);
+  }
+}
+
+export async function getJson<T>(path: string): Promise<T> {
+  const r = await fetch(path, { credentials: "same-origin", headers: { accept: "application/json" } });
+  if (!r.ok) {
+    let detail = r.statusText;
+    try {
+      detail = (await r.json()).detail ?? detail;
+    } catch {
+      // not JSON: keep the status text
+    }
+    throw new HttpError(r.status, detail);
+  }
+  return r.json() as Promise<T>;
+}
+
+export type Status = "up" | "stale" | "stopped" | "removed";
+
+export interface AlertCount {
+  firing: number;
+  pending: number;
+}
+
+export interface HostValues {
+  sampled_at: string;
+  cpu_percent?: number;
+  mem_percent?: number;
+  mem_used_bytes?: number;
+  mem_total_bytes?: number;
+  disk_read_bytes_per_sec?: number;
+  disk_write_bytes_per_sec?: number;
+  net_rx_bytes_per_sec?: number;
+  net_tx_bytes_per_sec?: number;
+  disk_used_percent?: number;
+}
+
+export interface ContainerValues {
+  cpu_percent?: number;
+  mem_used_bytes?: number;
+  mem_percent?: number;
+  net_rx_bytes_per_sec?: number;
+  net_tx_bytes_per_sec?: number;
+  blk_read_bytes_per_sec?: number;
+  blk_write_bytes_per_sec?: number;
+}
+
+export interface FleetContainer {
+  id: string;
+  name: string;
+  image?: string;
+  state?: string;
+  status: Status;
+  alerts: AlertCount;
+  values?: ContainerValues;
+}
+
+export interface FleetHost {
+  id: string;
+  name: string;
+  status: Status;
+  last_seen: string;
+  alerts: AlertCount;
+  values?: HostValues;
+  containers: FleetContainer[];
+}
+
+export interface Fleet {
+  hosts: FleetHost[];
+  orphans: FleetContainer[];
+}
