@@ -51,10 +51,11 @@ MYSQL_SOCK="$SRMON_SERVICES_DIR/mariadb.sock"
 TANSU_WORKDIR="$SRMON_SERVICES_DIR/tansu"
 PODMAN_SOCK="$SRMON_SERVICES_DIR/podman.sock"
 
-# Packages `up` needs. Build tools are for cargo (tansu, and the workspace's bundled
+# Packages `up` needs (prometheus and chromium for the tests: a real Prometheus, the
+# dashboard in headless Chromium). Build tools are for cargo (tansu, and the workspace's bundled
 # librdkafka: make, a C/C++ compiler, zlib, pkg-config, perl and python3 for its mklove
 # build; cmake for tansu's aws-lc-sys).
-RUNTIME_PACKAGES=(mariadb-server mariadb-client podman runc busybox-static prometheus docker-compose curl ca-certificates procps)
+RUNTIME_PACKAGES=(mariadb-server mariadb-client podman runc busybox-static prometheus chromium docker-compose curl ca-certificates procps)
 BUILD_PACKAGES=(build-essential cmake pkg-config zlib1g-dev perl python3)
 
 if [[ $(id -u) -eq 0 ]]; then SUDO=(); else SUDO=(sudo); fi

@@ -1,0 +1,75 @@
+//! The dashboard in a real headless Chromium (Debian's, driven by playwright-core from
+//! `web/tests/browser.mjs`) against the real pipeline: the fleet view lists the host's busy
+//! container with a CPU figure and shows the live connection. The screenshot is kept under
+//! `target/debug/e2e-artifacts/`.
+
+use std::time::Duration;
+
+use e2e::docker::Engine;
+use e2e::services::{bin_dir, program, workspace_root};
+use e2e::{free_port, wait_until, Proc, Stack};
+
+/// Runs a check of `web/tests/browser.mjs`; panics with its output when it fails.
+fn browser(check: &str, url: &str, machine: &str, screenshot: &std::path::Path) -> String {
+    let out = std::process::Command::new(program("node"))
+        .current_dir(workspace_root().join("web"))
+        .args(["tests/browser.mjs", check, url, machine, screenshot.to_str().unwrap()])
+        .output()
+        .expect("run node");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "browser check {check} failed:\n{text}");
+    text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fleet_view_lists_a_busy_container_with_its_cpu() {
+    let stack = Stack::new("dashboard", 1).await;
+    let engine = Engine::connect(&stack.services.docker_host, &stack.services.image);
+    let name = format!("{}-burn", stack.topic);
+    let burn = engine.run(&name, "yes > /dev/null").await;
+    let (api, cport, colport) = (free_port(), free_port(), free_port());
+    let _backend = stack.start_backend(api).await;
+    let _consumer = stack.start_consumer(api, cport, &[]).await;
+    let mut env = stack.collector_env(colport);
+    env.push(("HOST_ID", format!("{}-host", stack.topic)));
+    env.push(("HOST_NAME", "e2e-dash".into()));
+    env.push(("COLLECT_INTERVAL", "1s".into()));
+    let _collector = Proc::spawn("collector", "collector", &[], &env, &stack.log_dir);
+    let base = format!("http://127.0.0.1:{api}");
+    // the pipeline delivers the container's CPU first (the page is checked against it next)
+    wait_until(
+        Duration::from_secs(30),
+        "the container's CPU in /api/v1/fleet",
+        || async {
+            let fleet = stack.try_get_json(&format!("{base}/api/v1/fleet")).await?;
+            let found = fleet["hosts"]
+                .as_array()?
+                .iter()
+                .flat_map(|h| h["containers"].as_array().into_iter().flatten())
+                .any(|c| c["id"] == burn.id.as_str() && c["values"]["cpu_percent"].as_f64().is_some());
+            found.then_some(())
+        },
+    )
+    .await;
+
+    let artifacts = bin_dir().join("e2e-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let shot = artifacts.join("fleet.png");
+    let seen = browser("fleet", &format!("{base}/"), &burn.id, &shot);
+    assert!(seen.contains(&name), "the row names the container:\n{seen}");
+    assert!(seen.contains("status: up"), "{seen}");
+    let cpu: f64 = seen
+        .lines()
+        .find_map(|l| l.strip_prefix("cpu: ")?.trim_end_matches(" %").parse().ok())
+        .unwrap_or_else(|| panic!("no CPU figure:\n{seen}"));
+    assert!(cpu > 10.0, "a container burning a core shows {cpu} %");
+    assert!(
+        std::fs::metadata(&shot).unwrap().len() > 10_000,
+        "screenshot {}",
+        shot.display()
+    );
+}
