@@ -12,6 +12,6 @@ pub mod sse;
 pub mod stored;
 pub mod wait;
 
-pub use procs::{free_port, Proc, Stack};
+pub use procs::{free_port, Pipeline, Proc, Stack};
 pub use services::{Services, TestDb};
 pub use wait::wait_until;

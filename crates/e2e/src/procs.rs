@@ -144,6 +144,19 @@ pub struct Stack {
     pub http: reqwest::Client,
 }
 
+/// The whole pipeline running ([`Stack::busy_pipeline`]): its ports, the busy container and
+/// the processes (killed on drop).
+pub struct Pipeline {
+    pub api: u16,
+    pub consumer_port: u16,
+    pub collector_port: u16,
+    /// The container burning a core, and its name.
+    pub container: crate::docker::Running,
+    pub container_name: String,
+    pub host_id: String,
+    _procs: Vec<Proc>,
+}
+
 /// Kafka client settings that keep group joins and failovers short in tests.
 pub const FAST_GROUP_SETTINGS: &[(&str, &str)] = &[
     ("KAFKA_SESSION_TIMEOUT_MS", "6000"),
@@ -195,6 +208,32 @@ impl Stack {
         )
         .await;
         p
+    }
+
+    /// A container burning a core, then api-backend (with `backend_env`), the consumer and a
+    /// collector at 1 s reporting as `host_name`.
+    pub async fn busy_pipeline(&self, host_name: &str, backend_env: &[(&str, String)]) -> Pipeline {
+        let engine = crate::docker::Engine::connect(&self.services.docker_host, &self.services.image);
+        let container_name = format!("{}-burn", self.topic);
+        let container = engine.run(&container_name, "yes > /dev/null").await;
+        let (api, consumer_port, collector_port) = (free_port(), free_port(), free_port());
+        let backend = self.start_backend_with(api, backend_env).await;
+        let consumer = self.start_consumer(api, consumer_port, &[]).await;
+        let host_id = format!("{}-host", self.topic);
+        let mut env = self.collector_env(collector_port);
+        env.push(("HOST_ID", host_id.clone()));
+        env.push(("HOST_NAME", host_name.to_owned()));
+        env.push(("COLLECT_INTERVAL", "1s".into()));
+        let collector = Proc::spawn("collector", "collector", &[], &env, &self.log_dir);
+        Pipeline {
+            api,
+            consumer_port,
+            collector_port,
+            container,
+            container_name,
+            host_id,
+            _procs: vec![backend, consumer, collector],
+        }
     }
 
     /// Starts the consumer against the backend on `api_port`, ops on `port`, and waits until live.

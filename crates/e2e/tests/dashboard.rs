@@ -5,9 +5,8 @@
 
 use std::time::Duration;
 
-use e2e::docker::Engine;
 use e2e::services::{bin_dir, program, workspace_root};
-use e2e::{free_port, wait_until, Proc, Stack};
+use e2e::{wait_until, Stack};
 
 /// Runs a check of `web/tests/browser.mjs`; panics with its output when it fails.
 fn browser(check: &str, url: &str, machine: &str, screenshot: &std::path::Path) -> String {
@@ -28,17 +27,8 @@ fn browser(check: &str, url: &str, machine: &str, screenshot: &std::path::Path) 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_fleet_view_lists_a_busy_container_with_its_cpu() {
     let stack = Stack::new("dashboard", 1).await;
-    let engine = Engine::connect(&stack.services.docker_host, &stack.services.image);
-    let name = format!("{}-burn", stack.topic);
-    let burn = engine.run(&name, "yes > /dev/null").await;
-    let (api, cport, colport) = (free_port(), free_port(), free_port());
-    let _backend = stack.start_backend(api).await;
-    let _consumer = stack.start_consumer(api, cport, &[]).await;
-    let mut env = stack.collector_env(colport);
-    env.push(("HOST_ID", format!("{}-host", stack.topic)));
-    env.push(("HOST_NAME", "e2e-dash".into()));
-    env.push(("COLLECT_INTERVAL", "1s".into()));
-    let _collector = Proc::spawn("collector", "collector", &[], &env, &stack.log_dir);
+    let pipeline = stack.busy_pipeline("e2e-dash", &[]).await;
+    let (api, burn, name) = (pipeline.api, &pipeline.container, &pipeline.container_name);
     let base = format!("http://127.0.0.1:{api}");
     // the pipeline delivers the container's CPU first (the page is checked against it next)
     wait_until(
@@ -60,7 +50,7 @@ async fn the_fleet_view_lists_a_busy_container_with_its_cpu() {
     std::fs::create_dir_all(&artifacts).unwrap();
     let shot = artifacts.join("fleet.png");
     let seen = browser("fleet", &format!("{base}/"), &burn.id, &shot);
-    assert!(seen.contains(&name), "the row names the container:\n{seen}");
+    assert!(seen.contains(name.as_str()), "the row names the container:\n{seen}");
     assert!(seen.contains("status: up"), "{seen}");
     let cpu: f64 = seen
         .lines()

@@ -9,7 +9,6 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
-use e2e::docker::Engine;
 use e2e::services::{program, promtool_check, workspace_root};
 use e2e::{free_port, wait_until, Proc, Stack};
 use serde_json::Value;
@@ -50,6 +49,19 @@ fn configure(dir: &Path, api: u16, consumer: u16, collector: u16) {
     std::fs::write(dir.join("read-token"), READ_TOKEN).unwrap();
 }
 
+/// The result vector of an instant PromQL query; `None` while Prometheus cannot answer.
+async fn promql(http: &reqwest::Client, url: &str, query: &str) -> Option<Vec<Value>> {
+    let v: Value = http
+        .get(reqwest::Url::parse_with_params(url, [("query", query)]).ok()?)
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    v["data"]["result"].as_array().cloned()
+}
+
 /// Metric names of an exposition: of its sample lines and its families (`# TYPE`: a family
 /// may have no samples yet, e.g. temperatures on a machine without sensors).
 fn names(exposition: &str) -> BTreeSet<String> {
@@ -78,19 +90,16 @@ fn metric_names_in(text: &str) -> BTreeSet<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_scrapes_the_server_room_with_the_shipped_files() {
     let stack = Stack::new("prometheus", 1).await;
-    let engine = Engine::connect(&stack.services.docker_host, &stack.services.image);
-    let name = format!("{}-burn", stack.topic);
-    let _burn = engine.run(&name, "yes > /dev/null").await;
-    let (api, cport, colport, pport) = (free_port(), free_port(), free_port(), free_port());
-    let _backend = stack
-        .start_backend_with(api, &[("API_READ_TOKEN", READ_TOKEN.to_owned())])
+    let pipeline = stack
+        .busy_pipeline("e2e-prom", &[("API_READ_TOKEN", READ_TOKEN.to_owned())])
         .await;
-    let _consumer = stack.start_consumer(api, cport, &[]).await;
-    let mut env = stack.collector_env(colport);
-    env.push(("HOST_ID", format!("{}-host", stack.topic)));
-    env.push(("HOST_NAME", "e2e-prom".into()));
-    env.push(("COLLECT_INTERVAL", "1s".into()));
-    let _collector = Proc::spawn("collector", "collector", &[], &env, &stack.log_dir);
+    let (api, cport, colport, pport) = (
+        pipeline.api,
+        pipeline.consumer_port,
+        pipeline.collector_port,
+        free_port(),
+    );
+    let name = &pipeline.container_name;
 
     let dir = stack.log_dir.join("prometheus");
     configure(&dir, api, cport, colport);
@@ -118,15 +127,7 @@ async fn prometheus_scrapes_the_server_room_with_the_shipped_files() {
         Duration::from_secs(60),
         "Prometheus to have the container's CPU",
         || async {
-            let v: Value = http
-                .get(reqwest::Url::parse_with_params(&url, [("query", query.as_str())]).unwrap())
-                .send()
-                .await
-                .ok()?
-                .json()
-                .await
-                .ok()?;
-            let value = v["data"]["result"].as_array()?.first()?["value"][1]
+            let value = promql(&http, &url, &query).await?.first()?["value"][1]
                 .as_str()?
                 .parse::<f64>()
                 .ok()?;
@@ -137,16 +138,8 @@ async fn prometheus_scrapes_the_server_room_with_the_shipped_files() {
     assert!(cpu > 10.0, "a container burning a core at {cpu} %");
     // every shipped job is scraped (the token works; the binaries' targets are right)
     let up = wait_until(Duration::from_secs(30), "every job up", || async {
-        let v: Value = http
-            .get(reqwest::Url::parse_with_params(&url, [("query", "up")]).unwrap())
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
-        let jobs: BTreeSet<String> = v["data"]["result"]
-            .as_array()?
+        let jobs: BTreeSet<String> = promql(&http, &url, "up")
+            .await?
             .iter()
             .filter(|r| r["value"][1] == "1")
             .filter_map(|r| r["metric"]["job"].as_str().map(str::to_owned))
