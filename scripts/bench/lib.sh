@@ -17,7 +17,11 @@ BENCH_DBS=()
 BENCH_TOPICS=()
 
 bench_cleanup() {
-    for p in "${BENCH_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    # a backgrounded shell function is a subshell: stop its children too
+    for p in "${BENCH_PIDS[@]}"; do
+        pkill -TERM -P "$p" 2>/dev/null || true
+        kill "$p" 2>/dev/null || true
+    done
     wait 2>/dev/null || true
     # the local broker keeps topics in memory: a benchmark's records would pile up run after run
     for t in "${BENCH_TOPICS[@]}"; do
