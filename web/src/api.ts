@@ -6,8 +6,18 @@ export class HttpError extends Error {
   }
 }
 
+type Listener = () => void;
+const unauthorized = new Set<Listener>();
+
+/// Called whenever the backend answers 401: the read token is set and this tab has no cookie.
+export function onUnauthorized(l: Listener): () => void {
+  unauthorized.add(l);
+  return () => unauthorized.delete(l);
+}
+
 export async function getJson<T>(path: string): Promise<T> {
   const r = await fetch(path, { credentials: "same-origin", headers: { accept: "application/json" } });
+  if (r.status === 401) unauthorized.forEach((l) => l());
   if (!r.ok) {
     let detail = r.statusText;
     try {
@@ -73,4 +83,23 @@ export interface FleetHost {
 export interface Fleet {
   hosts: FleetHost[];
   orphans: FleetContainer[];
+}
+
+/// Exchanges the token for the backend's HttpOnly cookie; the page keeps nothing of it.
+export async function login(token: string): Promise<void> {
+  const r = await fetch("/api/v1/session", {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ token }),
+  });
+  if (!r.ok) {
+    let detail = r.statusText;
+    try {
+      detail = (await r.json()).detail ?? detail;
+    } catch {
+      // keep the status text
+    }
+    throw new HttpError(r.status, detail);
+  }
 }

@@ -30,6 +30,14 @@ export function connect() {
   });
 }
 
+/// After a login: the stream starts again with the new cookie.
+export function reconnect() {
+  source?.close();
+  source = null;
+  set("connecting");
+  connect();
+}
+
 export function onAlert(l: AlertListener): () => void {
   alertListeners.add(l);
   return () => alertListeners.delete(l);

@@ -1,9 +1,51 @@
 // The dashboard's shell: header with the connection indicator, and the views. One live
 // connection per tab (the alert stream, see live.ts).
 import { render } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import { login, onUnauthorized } from "./api";
 import "./app.css";
 import { FleetView } from "./fleet";
-import { connect, useConnection } from "./live";
+import { connect, reconnect, useConnection } from "./live";
+
+/// Asked for when API_READ_TOKEN is set: the token goes to the backend once, which answers
+/// with an HttpOnly cookie; the field is cleared and nothing is stored in the page.
+function Login({ done }: { done: () => void }) {
+  const [token, setToken] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    try {
+      await login(token);
+      setToken("");
+      done();
+    } catch (err) {
+      setToken("");
+      setError(`Refused: ${(err as Error).message}`);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form id="login" class="login" onSubmit={submit}>
+      <h2>Log in</h2>
+      <p class="note">This backend needs its read token (API_READ_TOKEN) or the admin token.</p>
+      <input
+        type="password"
+        name="token"
+        autocomplete="current-password"
+        placeholder="token"
+        value={token}
+        onInput={(e) => setToken((e.target as HTMLInputElement).value)}
+      />
+      <button type="submit" disabled={busy || token === ""}>
+        Log in
+      </button>
+      {error ? <p class="error" id="login-error">{error}</p> : null}
+    </form>
+  );
+}
 
 function ConnectionIndicator() {
   const c = useConnection();
@@ -16,6 +58,12 @@ function ConnectionIndicator() {
 }
 
 function App() {
+  const [needLogin, setNeedLogin] = useState(false);
+  useEffect(() => onUnauthorized(() => setNeedLogin(true)), []);
+  const loggedIn = () => {
+    setNeedLogin(false);
+    reconnect();
+  };
   return (
     <>
       <header>
@@ -27,9 +75,7 @@ function App() {
         </nav>
         <ConnectionIndicator />
       </header>
-      <main>
-        <FleetView />
-      </main>
+      <main>{needLogin ? <Login done={loggedIn} /> : <FleetView />}</main>
     </>
   );
 }

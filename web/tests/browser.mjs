@@ -1,11 +1,14 @@
 // Drives the dashboard in headless Chromium (Debian's, through playwright-core) for the e2e
 // tests (crates/e2e/tests/dashboard.rs). Usage:
 //   node tests/browser.mjs fleet URL CONTAINER_ID SCREENSHOT
+//   node tests/browser.mjs login URL READ_TOKEN SCREENSHOT
 // fleet: the fleet view lists the container with a CPU figure, the connection indicator says
-// live; saves a screenshot. Prints what it saw; exits non-zero when a check fails.
+// live. login: the page asks for a token, refuses a wrong one, takes the right one and shows
+// the fleet live, and the token is nowhere the page can read (cookie HttpOnly, no storage, not
+// in the URL). Both save a screenshot, print what they saw, exit non-zero when a check fails.
 import { chromium } from "playwright-core";
 
-const [check, url, machine, screenshot] = process.argv.slice(2);
+const [check, url, arg, screenshot] = process.argv.slice(2);
 const executablePath = process.env.SRMON_CHROMIUM || "/usr/bin/chromium";
 const browser = await chromium.launch({
   executablePath,
@@ -28,6 +31,7 @@ try {
   });
   await page.goto(url);
   if (check === "fleet") {
+    const machine = arg;
     const row = page.locator(`.row[data-machine="${machine}"]`);
     await row.waitFor({ timeout: 20000 });
     // a CPU figure (not the "–" of a value not yet known)
@@ -40,6 +44,34 @@ try {
     console.log(`row: ${(await row.textContent()).replace(/\s+/g, " ")}`);
     console.log(`cpu: ${await row.locator(".c-cpu").textContent()}`);
     console.log(`status: ${await row.locator(".c-status").textContent()}`);
+  } else if (check === "login") {
+    const token = arg;
+    await page.locator("#login").waitFor({ timeout: 20000 });
+    console.log("login: asked");
+    await page.fill('#login input[name="token"]', "not-the-token");
+    await page.click('#login button[type="submit"]');
+    await page.locator("#login-error").waitFor({ timeout: 10000 });
+    console.log(`wrong token: ${await page.locator("#login-error").textContent()}`);
+    await page.fill('#login input[name="token"]', token);
+    await page.click('#login button[type="submit"]');
+    await page.locator(".fleet .toolbar").waitFor({ timeout: 20000 });
+    await page.locator('#connection[data-state="live"]').waitFor({ timeout: 20000 });
+    console.log("right token: fleet live");
+    const seen = await page.evaluate(() => ({
+      cookie: document.cookie,
+      local: JSON.stringify(localStorage),
+      session: JSON.stringify(sessionStorage),
+      href: location.href,
+    }));
+    for (const [where, text] of Object.entries(seen)) {
+      if (text.includes(token)) throw new Error(`the token is readable in ${where}: ${text}`);
+    }
+    const cookies = await page.context().cookies();
+    const cookie = cookies.find((c) => c.name === "token");
+    if (!cookie || !cookie.httpOnly || cookie.sameSite !== "Strict") {
+      throw new Error(`expected an HttpOnly SameSite=Strict cookie, got ${JSON.stringify(cookies)}`);
+    }
+    console.log("token: only in the HttpOnly cookie");
   } else {
     throw new Error(`unknown check ${check}`);
   }

@@ -1,7 +1,8 @@
 //! The dashboard in a real headless Chromium (Debian's, driven by playwright-core from
 //! `web/tests/browser.mjs`) against the real pipeline: the fleet view lists the host's busy
-//! container with a CPU figure and shows the live connection. The screenshot is kept under
-//! `target/debug/e2e-artifacts/`.
+//! container with a CPU figure and shows the live connection; with API_READ_TOKEN set the page
+//! asks for the token, refuses a wrong one, and keeps the right one only in an HttpOnly cookie.
+//! The screenshots are kept under `target/debug/e2e-artifacts/`.
 
 use std::time::Duration;
 
@@ -62,4 +63,31 @@ async fn the_fleet_view_lists_a_busy_container_with_its_cpu() {
         "screenshot {}",
         shot.display()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_read_token_the_page_asks_for_it_and_refuses_a_wrong_one() {
+    let stack = Stack::new("dashboard-login", 1).await;
+    let api = e2e::free_port();
+    let _backend = stack
+        .start_backend_with(
+            api,
+            &[
+                ("API_READ_TOKEN", "rd-dashboard".to_owned()),
+                ("API_ADMIN_TOKEN", "ad-dashboard".to_owned()),
+            ],
+        )
+        .await;
+    let artifacts = bin_dir().join("e2e-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let shot = artifacts.join("login.png");
+    let seen = browser("login", &format!("http://127.0.0.1:{api}/"), "rd-dashboard", &shot);
+    for step in [
+        "login: asked",
+        "wrong token: Refused",
+        "right token: fleet live",
+        "token: only in the HttpOnly cookie",
+    ] {
+        assert!(seen.contains(step), "{step}:\n{seen}");
+    }
 }

@@ -2,15 +2,18 @@
 //! (thresholds, silences) want `Authorization: Bearer <API_ADMIN_TOKEN>`; reads want
 //! API_READ_TOKEN (or API_ADMIN_TOKEN) as a bearer header, a `?token=` query parameter or a
 //! `token` cookie, because browsers' EventSource cannot send headers. An unset token leaves its
-//! endpoints open.
+//! endpoints open. The dashboard logs in once (`POST /api/v1/session`) and gets that cookie,
+//! HttpOnly and SameSite=Strict.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{Query, Request, State};
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::Json;
 
 use crate::config::Tokens;
 use crate::error::Error;
@@ -57,6 +60,46 @@ pub async fn require_read(State(tokens): State<Arc<Tokens>>, req: Request, next:
         )
         .into_response()
     }
+}
+
+/// `POST /api/v1/session` `{"token": "…"}`: the dashboard's login. A read (or admin) token is
+/// answered with 204 and an HttpOnly, SameSite=Strict cookie `token` holding it (the cookie the
+/// read routes accept), so the page never keeps the token itself; a wrong one with 401. Without
+/// API_READ_TOKEN, reads are open: 204 and no cookie.
+pub async fn login(State(tokens): State<Arc<Tokens>>, body: Result<Json<Login>, JsonRejection>) -> Response {
+    let Json(login) = match body {
+        Ok(b) => b,
+        Err(e) => return Error::InvalidBody(format!("expected {{\"token\": \"...\"}}: {e}")).into_response(),
+    };
+    let Some(read) = &tokens.read else {
+        return StatusCode::NO_CONTENT.into_response();
+    };
+    let accepted = same(&login.token, read) || tokens.admin.as_deref().is_some_and(|a| same(&login.token, a));
+    if !accepted {
+        return Error::Unauthorized("this is not the read token (API_READ_TOKEN) nor the admin token").into_response();
+    }
+    match HeaderValue::from_str(&format!("token={}; HttpOnly; SameSite=Strict; Path=/", login.token)) {
+        Ok(cookie) => (StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response(),
+        Err(_) => Error::InvalidBody("the token has characters a cookie cannot hold".into()).into_response(),
+    }
+}
+
+/// `DELETE /api/v1/session`: the dashboard's logout (the cookie is cleared).
+pub async fn logout() -> Response {
+    (
+        StatusCode::NO_CONTENT,
+        [(
+            header::SET_COOKIE,
+            HeaderValue::from_static("token=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
+        )],
+    )
+        .into_response()
+}
+
+/// The body of [`login`].
+#[derive(Debug, serde::Deserialize)]
+pub struct Login {
+    token: String,
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {

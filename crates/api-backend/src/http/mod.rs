@@ -49,7 +49,8 @@ pub mod paths {
     pub const MACHINE_METRICS: &str = "/metrics/machines";
     pub const FLEET: &str = "/api/v1/fleet";
     pub const DASHBOARD: &str = "/";
-    pub const ALL: [&str; 10] = [
+    pub const SESSION: &str = "/api/v1/session";
+    pub const ALL: [&str; 11] = [
         INGEST,
         MACHINES,
         SAMPLES,
@@ -60,6 +61,7 @@ pub mod paths {
         MACHINE_METRICS,
         FLEET,
         DASHBOARD,
+        SESSION,
     ];
 }
 
@@ -99,12 +101,14 @@ pub fn router(state: AppState, tokens: Tokens, cors: &Cors, ops: Ops) -> Router 
         .route(paths::MACHINE_METRICS, get(queries::machine_metrics))
         .route(paths::FLEET, get(queries::fleet))
         .merge(streams::routes()) // live streams (SSE, WebSocket): read routes too
-        .route_layer(from_fn_with_state(tokens, auth::require_read));
+        .route_layer(from_fn_with_state(tokens.clone(), auth::require_read));
     let docs = Router::new().route(paths::OPENAPI, get(openapi::spec));
     // the dashboard's assets hold no data (its requests need the read token)
     let dashboard = Router::new()
         .route(paths::DASHBOARD, get(web::index))
-        .route("/{file}", get(web::file));
+        .route("/{file}", get(web::file))
+        .route(paths::SESSION, post(auth::login).delete(auth::logout))
+        .with_state(tokens);
     let metrics = state.metrics.clone();
     let mut app = Router::new()
         .merge(ingest)

@@ -143,3 +143,36 @@ async fn cors_headers_only_for_allowed_origins() {
         "no CORS_ALLOWED_ORIGINS: no CORS headers"
     );
 }
+
+#[tokio::test]
+async fn the_dashboard_login_exchanges_the_read_token_for_an_http_only_cookie() {
+    let t = with_tokens().await;
+    let wrong = post_with(&t, "/api/v1/session", None, &json!({"token": "guess"})).await;
+    assert_error(&wrong, StatusCode::UNAUTHORIZED, "unauthorized");
+    assert!(wrong.headers.get(header::SET_COOKIE).is_none());
+    assert_error(
+        &post_with(&t, "/api/v1/session", None, &json!({"tok": "rd-secret"})).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_body",
+    );
+    for token in ["rd-secret", "ad-secret"] {
+        let ok = post_with(&t, "/api/v1/session", None, &json!({ "token": token })).await;
+        assert_eq!(ok.status, StatusCode::NO_CONTENT, "{}", ok.text);
+        let cookie = ok.headers[header::SET_COOKIE].to_str().unwrap().to_owned();
+        assert_eq!(cookie, format!("token={token}; HttpOnly; SameSite=Strict; Path=/"));
+        // the cookie is what the read routes take
+        let sent = cookie.split(';').next().unwrap();
+        let fleet = get_with(&t, "/api/v1/fleet", Some((header::COOKIE, sent))).await;
+        assert_eq!(fleet.status, StatusCode::OK, "{}", fleet.text);
+    }
+    let out = t
+        .send(Request::delete("/api/v1/session").body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    assert!(out.headers[header::SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
+    // without a read token there is nothing to log in to
+    let open = TestApp::start().await;
+    let reply = post_with(&open, "/api/v1/session", None, &json!({"token": "anything"})).await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    assert!(reply.headers.get(header::SET_COOKIE).is_none());
+}
