@@ -1,21 +1,46 @@
 // The tab's one live connection: the alert stream (SSE). EventSource reconnects by itself and
-// sends Last-Event-ID, so no alert is missed across a backend restart. Listeners get the
-// connection state and every alert event.
+// sends Last-Event-ID, so no alert is missed across a backend restart. It also keeps what the
+// views show of it: the open alerts (from the snapshot, then every event) and the feed of the
+// latest events, newest first.
 import { useEffect, useState } from "preact/hooks";
 
 export type Connection = "connecting" | "live" | "lost";
 
-type Listener = (c: Connection) => void;
-type AlertListener = (event: unknown) => void;
+/// An alert event or an open alert, as the backend sends them.
+export interface Alert {
+  alert_id: string;
+  kind: string;
+  machine_id: string;
+  machine_kind: "host" | "container";
+  machine_name: string;
+  host_id?: string;
+  subject?: string;
+  state: "pending" | "firing" | "resolved" | "cancelled";
+  severity: string;
+  metric?: string;
+  direction?: string;
+  threshold?: number;
+  value?: number;
+  exit_code?: number;
+  at?: string;
+  since?: string;
+}
+
+const FEED = 200;
 
 let state: Connection = "connecting";
-const listeners = new Set<Listener>();
-const alertListeners = new Set<AlertListener>();
+let active = new Map<string, Alert>();
+let feed: Alert[] = [];
+const listeners = new Set<() => void>();
 let source: EventSource | null = null;
+
+function changed() {
+  listeners.forEach((l) => l());
+}
 
 function set(next: Connection) {
   state = next;
-  listeners.forEach((l) => l(next));
+  changed();
 }
 
 export function connect() {
@@ -23,10 +48,17 @@ export function connect() {
   source = new EventSource("/api/v1/alerts/stream");
   source.onopen = () => set("live");
   source.onerror = () => set(source?.readyState === EventSource.CLOSED ? "lost" : "connecting");
-  source.addEventListener("snapshot", () => set("live"));
+  source.addEventListener("snapshot", (e) => {
+    const open: Alert[] = JSON.parse((e as MessageEvent).data);
+    active = new Map(open.map((a) => [a.alert_id, a]));
+    set("live");
+  });
   source.addEventListener("alert", (e) => {
-    const data = JSON.parse((e as MessageEvent).data);
-    alertListeners.forEach((l) => l(data));
+    const a: Alert = JSON.parse((e as MessageEvent).data);
+    if (a.state === "pending" || a.state === "firing") active.set(a.alert_id, a);
+    else active.delete(a.alert_id);
+    feed = [a, ...feed].slice(0, FEED);
+    changed();
   });
 }
 
@@ -38,18 +70,37 @@ export function reconnect() {
   connect();
 }
 
-export function onAlert(l: AlertListener): () => void {
-  alertListeners.add(l);
-  return () => alertListeners.delete(l);
+/// Re-renders the caller on every change of the connection, the open alerts or the feed.
+function useLive() {
+  const [, tick] = useState(0);
+  useEffect(() => {
+    const l = () => tick((n) => n + 1);
+    listeners.add(l);
+    return () => {
+      listeners.delete(l);
+    };
+  }, []);
 }
 
 export function useConnection(): Connection {
-  const [c, setC] = useState(state);
-  useEffect(() => {
-    listeners.add(setC);
-    return () => {
-      listeners.delete(setC);
-    };
-  }, []);
-  return c;
+  useLive();
+  return state;
+}
+
+export function useAlerts(): { active: Alert[]; feed: Alert[] } {
+  useLive();
+  return { active: [...active.values()], feed };
+}
+
+/// Called on every alert event (the fleet view refreshes its marks).
+export function onAlert(l: () => void): () => void {
+  let seen = feed;
+  const check = () => {
+    if (feed !== seen) {
+      seen = feed;
+      l();
+    }
+  };
+  listeners.add(check);
+  return () => listeners.delete(check);
 }

@@ -4,6 +4,7 @@ import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { login, onUnauthorized } from "./api";
 import "./app.css";
+import { AlertsView } from "./alerts";
 import { FleetView } from "./fleet";
 import { connect, reconnect, useConnection } from "./live";
 
@@ -57,7 +58,19 @@ function ConnectionIndicator() {
   );
 }
 
+/// The view the location's hash names: `#/` the fleet, `#/alerts` the alerts.
+function useRoute(): string {
+  const [route, setRoute] = useState(location.hash.replace(/^#/, "") || "/");
+  useEffect(() => {
+    const changed = () => setRoute(location.hash.replace(/^#/, "") || "/");
+    window.addEventListener("hashchange", changed);
+    return () => window.removeEventListener("hashchange", changed);
+  }, []);
+  return route;
+}
+
 function App() {
+  const route = useRoute();
   const [needLogin, setNeedLogin] = useState(false);
   useEffect(() => onUnauthorized(() => setNeedLogin(true)), []);
   const loggedIn = () => {
@@ -69,13 +82,16 @@ function App() {
       <header>
         <h1>srmon</h1>
         <nav>
-          <a href="#/" class="on">
+          <a href="#/" class={route === "/" ? "on" : ""}>
             Fleet
+          </a>
+          <a href="#/alerts" class={route === "/alerts" ? "on" : ""} id="nav-alerts">
+            Alerts
           </a>
         </nav>
         <ConnectionIndicator />
       </header>
-      <main>{needLogin ? <Login done={loggedIn} /> : <FleetView />}</main>
+      <main>{needLogin ? <Login done={loggedIn} /> : route === "/alerts" ? <AlertsView /> : <FleetView />}</main>
     </>
   );
 }

@@ -2,10 +2,13 @@
 // tests (crates/e2e/tests/dashboard.rs). Usage:
 //   node tests/browser.mjs fleet URL CONTAINER_ID SCREENSHOT
 //   node tests/browser.mjs login URL READ_TOKEN SCREENSHOT
+//   node tests/browser.mjs alerts URL CONTAINER_NAME SCREENSHOT
 // fleet: the fleet view lists the container with a CPU figure, the connection indicator says
 // live. login: the page asks for a token, refuses a wrong one, takes the right one and shows
 // the fleet live, and the token is nowhere the page can read (cookie HttpOnly, no storage, not
-// in the URL). Both save a screenshot, print what they saw, exit non-zero when a check fails.
+// in the URL). alerts: the feed shows the container's alert firing without a reload (prints
+// "fired"), then, once the connection was lost and is live again, an alert of the host
+// e2e-meanwhile raised while it was away (prints "meanwhile"). All save a screenshot, print what they saw, exit non-zero when a check fails.
 import { chromium } from "playwright-core";
 
 const [check, url, arg, screenshot] = process.argv.slice(2);
@@ -72,6 +75,27 @@ try {
       throw new Error(`expected an HttpOnly SameSite=Strict cookie, got ${JSON.stringify(cookies)}`);
     }
     console.log("token: only in the HttpOnly cookie");
+  } else if (check === "alerts") {
+    const name = arg;
+    const firing = (machine) =>
+      page.waitForFunction(
+        (m) =>
+          [...document.querySelectorAll("#feed tr.alert.state-firing .machine")].some((td) => td.textContent.includes(m)),
+        machine,
+        { timeout: 60000, polling: 100 },
+      );
+    await page.locator('#connection[data-state="live"]').waitFor({ timeout: 20000 });
+    await firing(name);
+    console.log("fired");
+    await page.waitForFunction(() => document.querySelector("#connection")?.dataset.state !== "live", null, {
+      timeout: 60000,
+      polling: 50,
+    });
+    console.log(`connection: ${await page.locator("#connection").getAttribute("data-state")}`);
+    await page.locator('#connection[data-state="live"]').waitFor({ timeout: 60000 });
+    console.log("connection: live again");
+    await firing("e2e-meanwhile");
+    console.log("meanwhile");
   } else {
     throw new Error(`unknown check ${check}`);
   }

@@ -154,7 +154,8 @@ pub struct Pipeline {
     pub container: crate::docker::Running,
     pub container_name: String,
     pub host_id: String,
-    _procs: Vec<Proc>,
+    pub backend: Proc,
+    _others: Vec<Proc>,
 }
 
 /// Kafka client settings that keep group joins and failovers short in tests.
@@ -232,7 +233,8 @@ impl Stack {
             container,
             container_name,
             host_id,
-            _procs: vec![backend, consumer, collector],
+            backend,
+            _others: vec![consumer, collector],
         }
     }
 

@@ -1,6 +1,8 @@
 //! The dashboard in a real headless Chromium (Debian's, driven by playwright-core from
 //! `web/tests/browser.mjs`) against the real pipeline: the fleet view lists the host's busy
-//! container with a CPU figure and shows the live connection; with API_READ_TOKEN set the page
+//! container with a CPU figure and shows the live connection; the alerts view shows the
+//! container's alert firing without a reload and, after a backend restart under the open page,
+//! an alert raised before the page was back (`Last-Event-ID`); with API_READ_TOKEN set the page
 //! asks for the token, refuses a wrong one, and keeps the right one only in an HttpOnly cookie.
 //! The screenshots are kept under `target/debug/e2e-artifacts/`.
 
@@ -90,4 +92,83 @@ async fn with_a_read_token_the_page_asks_for_it_and_refuses_a_wrong_one() {
     ] {
         assert!(seen.contains(step), "{step}:\n{seen}");
     }
+}
+
+/// Reads `node`'s output lines until one is `want`; panics with what came instead.
+async fn expect_line(lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>, want: &str) {
+    let mut seen = Vec::new();
+    let found = tokio::time::timeout(Duration::from_secs(90), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            let hit = line == want;
+            seen.push(line);
+            if hit {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert!(
+        matches!(found, Ok(true)),
+        "the page never said {want:?}; it said {seen:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_appears_live_and_one_raised_during_a_backend_restart_is_not_missed() {
+    use tokio::io::AsyncBufReadExt;
+    let stack = Stack::new("dashboard-alerts", 1).await;
+    let mut pipeline = stack.busy_pipeline("e2e-dash-alerts", &[]).await;
+    let base = format!("http://127.0.0.1:{}", pipeline.api);
+    // a low limit, so the busy container fires however loaded the machine is
+    let rule = serde_json::json!({"metric": "container.cpu_percent", "direction": "above", "raise": 5, "clear": 2,
+        "for_secs": 0, "severity": "critical", "scope": {"kind": "container_name", "pattern": pipeline.container_name}});
+    let (status, body) = stack
+        .send_json(reqwest::Method::POST, &format!("{base}/api/v1/thresholds/rules"), &rule)
+        .await;
+    assert!(status == 200 || status == 201, "create rule: {status} {body}");
+
+    let artifacts = bin_dir().join("e2e-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let shot = artifacts.join("alerts.png");
+    let mut node = tokio::process::Command::new(program("node"))
+        .current_dir(workspace_root().join("web"))
+        .args([
+            "tests/browser.mjs",
+            "alerts",
+            &format!("{base}/#/alerts"),
+            &pipeline.container_name,
+            shot.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("run node");
+    let mut lines = tokio::io::BufReader::new(node.stdout.take().unwrap()).lines();
+    expect_line(&mut lines, "fired").await;
+
+    // the backend restarts under the open page; an alert is raised before the page is back
+    pipeline.backend.terminate(Duration::from_secs(30));
+    pipeline.backend = stack.start_backend(pipeline.api).await;
+    let now = common::timefmt::format(&chrono::Utc::now());
+    let record = serde_json::json!([{"schema": 1, "record_id": "meanwhile-1", "host_id": "e2e-meanwhile",
+        "host_name": "e2e-meanwhile", "sampled_at": now, "interval_ms": 1000, "host": {"cpu_percent": 99.0}}]);
+    let (status, body) = stack
+        .send_json(reqwest::Method::POST, &format!("{base}/api/v1/ingest"), &record)
+        .await;
+    assert_eq!(status, 200, "ingest: {body}");
+    expect_line(&mut lines, "meanwhile").await;
+
+    let out = node.wait_with_output().await.unwrap();
+    assert!(
+        out.status.success(),
+        "browser check alerts failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        std::fs::metadata(&shot).unwrap().len() > 10_000,
+        "screenshot {}",
+        shot.display()
+    );
 }
