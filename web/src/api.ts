@@ -103,3 +103,34 @@ export async function login(token: string): Promise<void> {
     throw new HttpError(r.status, detail);
   }
 }
+
+/// The admin token for writes (API_ADMIN_TOKEN), asked for when a write is refused; kept in
+/// this variable only, so it lasts as long as the tab and is never stored.
+let adminToken: string | null = null;
+
+export function setAdminToken(token: string | null) {
+  adminToken = token;
+}
+
+/// A write (POST, PUT, DELETE) with a JSON body; its JSON answer, or null for 204.
+export async function send<T>(method: string, path: string, body?: unknown): Promise<T | null> {
+  const headers: Record<string, string> = { accept: "application/json" };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  if (adminToken) headers.authorization = `Bearer ${adminToken}`;
+  const r = await fetch(path, {
+    method,
+    credentials: "same-origin",
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!r.ok) {
+    let detail = r.statusText;
+    try {
+      detail = (await r.json()).detail ?? detail;
+    } catch {
+      // keep the status text
+    }
+    throw new HttpError(r.status, detail);
+  }
+  return r.status === 204 ? null : ((await r.json()) as T);
+}

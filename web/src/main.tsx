@@ -7,6 +7,7 @@ import "./app.css";
 import { AlertsView } from "./alerts";
 import { FleetView } from "./fleet";
 import { connect, reconnect, useConnection } from "./live";
+import { RulesView } from "./rules";
 
 /// Asked for when API_READ_TOKEN is set: the token goes to the backend once, which answers
 /// with an HttpOnly cookie; the field is cleared and nothing is stored in the page.
@@ -58,7 +59,7 @@ function ConnectionIndicator() {
   );
 }
 
-/// The view the location's hash names: `#/` the fleet, `#/alerts` the alerts.
+/// The view the location's hash names: `#/` the fleet, `#/alerts` the alerts, `#/rules` the rules.
 function useRoute(): string {
   const [route, setRoute] = useState(location.hash.replace(/^#/, "") || "/");
   useEffect(() => {
@@ -88,10 +89,13 @@ function App() {
           <a href="#/alerts" class={route === "/alerts" ? "on" : ""} id="nav-alerts">
             Alerts
           </a>
+          <a href="#/rules" class={route === "/rules" ? "on" : ""} id="nav-rules">
+            Rules
+          </a>
         </nav>
         <ConnectionIndicator />
       </header>
-      <main>{needLogin ? <Login done={loggedIn} /> : route === "/alerts" ? <AlertsView /> : <FleetView />}</main>
+      <main>{needLogin ? <Login done={loggedIn} /> : route === "/alerts" ? <AlertsView /> : route === "/rules" ? <RulesView /> : <FleetView />}</main>
     </>
   );
 }

@@ -3,12 +3,16 @@
 //   node tests/browser.mjs fleet URL CONTAINER_ID SCREENSHOT
 //   node tests/browser.mjs login URL READ_TOKEN SCREENSHOT
 //   node tests/browser.mjs alerts URL CONTAINER_NAME SCREENSHOT
+//   node tests/browser.mjs rules URL ADMIN_TOKEN SCREENSHOT
 // fleet: the fleet view lists the container with a CPU figure, the connection indicator says
 // live. login: the page asks for a token, refuses a wrong one, takes the right one and shows
 // the fleet live, and the token is nowhere the page can read (cookie HttpOnly, no storage, not
 // in the URL). alerts: the feed shows the container's alert firing without a reload (prints
 // "fired"), then, once the connection was lost and is live again, an alert of the host
-// e2e-meanwhile raised while it was away (prints "meanwhile"). All save a screenshot, print what they saw, exit non-zero when a check fails.
+// e2e-meanwhile raised while it was away (prints "meanwhile"). rules: adds a rule for the host
+// e2e-rule-host (the admin token asked for on the refused write, the API's validation message
+// shown beside the clear field), then edits its raise value to 25 (prints "saved"). All save a
+// screenshot, print what they saw, exit non-zero when a check fails.
 import { chromium } from "playwright-core";
 
 const [check, url, arg, screenshot] = process.argv.slice(2);
@@ -96,6 +100,38 @@ try {
     console.log("connection: live again");
     await firing("e2e-meanwhile");
     console.log("meanwhile");
+  } else if (check === "rules") {
+    const admin = arg;
+    await page.locator("#rules tbody tr").first().waitFor({ timeout: 20000 });
+    const form = page.locator('.editor[data-rule="new"]');
+    await form.locator('select[name="metric"]').selectOption("host.cpu_percent");
+    await form.locator('select[name="scope"]').selectOption("machine");
+    await form.locator('input[name="scope_id"]').fill("e2e-rule-host");
+    await form.locator('input[name="raise"]').fill("30");
+    await form.locator('input[name="clear"]').fill("200");
+    await form.locator("button.save").click();
+    await page.locator("#admin-token").waitFor({ timeout: 10000 });
+    console.log("admin token: asked");
+    await page.fill("#admin-token input", admin);
+    await page.click('#admin-token button[type="submit"]');
+    const message = form.locator('.field-error[data-field="clear"]');
+    await message.waitFor({ timeout: 10000 });
+    console.log(`validation at clear: ${await message.textContent()}`);
+    await form.locator('input[name="clear"]').fill("20");
+    await form.locator("button.save").click();
+    const row = page.locator('#rules tr[data-scope="machine"][data-metric="host.cpu_percent"]');
+    await row.waitFor({ timeout: 10000 });
+    console.log(`added: ${(await row.textContent()).replace(/\s+/g, " ")}`);
+    await row.locator("button.edit").click();
+    const edit = page.locator('.editor:not([data-rule="new"])');
+    await edit.locator('input[name="raise"]').fill("25");
+    await edit.locator("button.save").click();
+    await page.waitForFunction(
+      () => document.querySelector('#rules tr[data-scope="machine"]')?.textContent?.includes("above 25 / 20"),
+      null,
+      { timeout: 10000 },
+    );
+    console.log("saved");
   } else {
     throw new Error(`unknown check ${check}`);
   }

@@ -2,7 +2,8 @@
 //! `web/tests/browser.mjs`) against the real pipeline: the fleet view lists the host's busy
 //! container with a CPU figure and shows the live connection; the alerts view shows the
 //! container's alert firing without a reload and, after a backend restart under the open page,
-//! an alert raised before the page was back (`Last-Event-ID`); with API_READ_TOKEN set the page
+//! an alert raised before the page was back (`Last-Event-ID`); a rule added and edited in the
+//! rules view (admin token asked for, validation shown) is enforced; with API_READ_TOKEN set the page
 //! asks for the token, refuses a wrong one, and keeps the right one only in an HttpOnly cookie.
 //! The screenshots are kept under `target/debug/e2e-artifacts/`.
 
@@ -171,4 +172,42 @@ async fn an_alert_appears_live_and_one_raised_during_a_backend_restart_is_not_mi
         "screenshot {}",
         shot.display()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rule_changed_in_the_rules_view_is_enforced() {
+    let stack = Stack::new("dashboard-rules", 1).await;
+    let api = e2e::free_port();
+    let _backend = stack
+        .start_backend_with(api, &[("API_ADMIN_TOKEN", "ad-rules".to_owned())])
+        .await;
+    let base = format!("http://127.0.0.1:{api}");
+    let artifacts = bin_dir().join("e2e-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let shot = artifacts.join("rules.png");
+    let seen = browser("rules", &format!("{base}/#/rules"), "ad-rules", &shot);
+    assert!(seen.contains("admin token: asked"), "{seen}");
+    assert!(
+        seen.contains("validation at clear: the clear value 200 is above the raise value 30"),
+        "{seen}"
+    );
+    assert!(seen.contains("saved"), "{seen}");
+    // 27 % is over the edited limit (25) and under the one first saved (30) and the default (85)
+    let now = common::timefmt::format(&chrono::Utc::now());
+    let record = serde_json::json!([{"schema": 1, "record_id": "rule-1", "host_id": "e2e-rule-host",
+        "host_name": "e2e-rule-host", "sampled_at": now, "interval_ms": 1000, "host": {"cpu_percent": 27.0}}]);
+    let (status, body) = stack
+        .send_json(reqwest::Method::POST, &format!("{base}/api/v1/ingest"), &record)
+        .await;
+    assert_eq!(status, 200, "ingest: {body}");
+    let active = wait_until(Duration::from_secs(10), "the alert of the edited rule", || async {
+        let v = stack.try_get_json(&format!("{base}/api/v1/alerts/active")).await?;
+        v["alerts"]
+            .as_array()?
+            .iter()
+            .find(|a| a["machine_id"] == "e2e-rule-host" && a["state"] == "firing")
+            .cloned()
+    })
+    .await;
+    assert_eq!(active["threshold"], 25.0, "{active}");
 }
