@@ -222,7 +222,7 @@ export function FleetView() {
               style={{ top: `${(first + i) * ROW}px` }}
             >
               <span class="c-name" title={r.kind === "container" ? `${r.name} on ${r.host}` : r.name}>
-                {r.name}
+                <a href={`#/machine/${encodeURIComponent(r.id)}`}>{r.name}</a>
               </span>
               <span class={`c-status status-${r.status}`}>{r.status}</span>
               <span class="c-alerts">

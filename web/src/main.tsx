@@ -6,6 +6,7 @@ import { login, onUnauthorized } from "./api";
 import "./app.css";
 import { AlertsView } from "./alerts";
 import { FleetView } from "./fleet";
+import { MachineView } from "./machine";
 import { connect, reconnect, useConnection } from "./live";
 import { RulesView } from "./rules";
 
@@ -59,7 +60,7 @@ function ConnectionIndicator() {
   );
 }
 
-/// The view the location's hash names: `#/` the fleet, `#/alerts` the alerts, `#/rules` the rules.
+/// The view the location's hash names: `#/` the fleet, `#/alerts`, `#/rules`, `#/machine/<id>`.
 function useRoute(): string {
   const [route, setRoute] = useState(location.hash.replace(/^#/, "") || "/");
   useEffect(() => {
@@ -95,7 +96,15 @@ function App() {
         </nav>
         <ConnectionIndicator />
       </header>
-      <main>{needLogin ? <Login done={loggedIn} /> : route === "/alerts" ? <AlertsView /> : route === "/rules" ? <RulesView /> : <FleetView />}</main>
+      <main>{needLogin ? <Login done={loggedIn} /> : route === "/alerts" ? (
+          <AlertsView />
+        ) : route === "/rules" ? (
+          <RulesView />
+        ) : route.startsWith("/machine/") ? (
+          <MachineView id={decodeURIComponent(route.slice("/machine/".length))} />
+        ) : (
+          <FleetView />
+        )}</main>
     </>
   );
 }

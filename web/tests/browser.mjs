@@ -4,6 +4,7 @@
 //   node tests/browser.mjs login URL READ_TOKEN SCREENSHOT
 //   node tests/browser.mjs alerts URL CONTAINER_NAME SCREENSHOT
 //   node tests/browser.mjs rules URL ADMIN_TOKEN SCREENSHOT
+//   node tests/browser.mjs machine URL MACHINE_ID SCREENSHOT
 // fleet: the fleet view lists the container with a CPU figure, the connection indicator says
 // live. login: the page asks for a token, refuses a wrong one, takes the right one and shows
 // the fleet live, and the token is nowhere the page can read (cookie HttpOnly, no storage, not
@@ -11,7 +12,9 @@
 // "fired"), then, once the connection was lost and is live again, an alert of the host
 // e2e-meanwhile raised while it was away (prints "meanwhile"). rules: adds a rule for the host
 // e2e-rule-host (the admin token asked for on the refused write, the API's validation message
-// shown beside the clear field), then edits its raise value to 25 (prints "saved"). All save a
+// shown beside the clear field), then edits its raise value to 25 (prints "saved"). machine:
+// the machine page draws its CPU chart from raw samples, live, then 24 hours from a rollup
+// tier (prints the tiers). All save a
 // screenshot, print what they saw, exit non-zero when a check fails.
 import { chromium } from "playwright-core";
 
@@ -132,6 +135,30 @@ try {
       { timeout: 10000 },
     );
     console.log("saved");
+  } else if (check === "machine") {
+    const machine = arg;
+    await page.goto(`${url}#/machine/${encodeURIComponent(machine)}`);
+    const points = () =>
+      page.waitForFunction(() => Number(document.querySelector('.chart[data-title="CPU"]')?.dataset.points ?? 0) > 0, null, {
+        timeout: 20000,
+      });
+    await points();
+    console.log(`15m: ${await page.locator("#tier").textContent()}`);
+    const first = Number(await page.locator('.chart[data-title="CPU"]').getAttribute("data-points"));
+    // live: more points arrive without a reload
+    await page.waitForFunction(
+      (n) => Number(document.querySelector('.chart[data-title="CPU"]')?.dataset.points ?? 0) > n,
+      first,
+      { timeout: 20000 },
+    );
+    console.log("15m: live");
+    await page.click('button[data-range="24h"]');
+    await page.waitForFunction(() => /minute tier/.test(document.querySelector("#tier")?.textContent ?? ""), null, {
+      timeout: 20000,
+    });
+    await points();
+    console.log(`24h: ${await page.locator("#tier").textContent()}`);
+    console.log(`drawn: ${await page.locator("#drawn").getAttribute("data-ms")} ms`);
   } else {
     throw new Error(`unknown check ${check}`);
   }

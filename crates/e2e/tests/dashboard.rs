@@ -1,6 +1,7 @@
 //! The dashboard in a real headless Chromium (Debian's, driven by playwright-core from
 //! `web/tests/browser.mjs`) against the real pipeline: the fleet view lists the host's busy
-//! container with a CPU figure and shows the live connection; the alerts view shows the
+//! container with a CPU figure and shows the live connection; the host's machine page charts it
+//! live from raw samples and a day from the minute tier; the alerts view shows the
 //! container's alert firing without a reload and, after a backend restart under the open page,
 //! an alert raised before the page was back (`Last-Event-ID`); a rule added and edited in the
 //! rules view (admin token asked for, validation shown) is enforced; with API_READ_TOKEN set the page
@@ -29,7 +30,7 @@ fn browser(check: &str, url: &str, machine: &str, screenshot: &std::path::Path) 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_fleet_view_lists_a_busy_container_with_its_cpu() {
+async fn the_fleet_view_lists_a_busy_container_and_the_machine_page_charts_its_host() {
     let stack = Stack::new("dashboard", 1).await;
     let pipeline = stack.busy_pipeline("e2e-dash", &[]).await;
     let (api, burn, name) = (pipeline.api, &pipeline.container, &pipeline.container_name);
@@ -61,6 +62,18 @@ async fn the_fleet_view_lists_a_busy_container_with_its_cpu() {
         .find_map(|l| l.strip_prefix("cpu: ")?.trim_end_matches(" %").parse().ok())
         .unwrap_or_else(|| panic!("no CPU figure:\n{seen}"));
     assert!(cpu > 10.0, "a container burning a core shows {cpu} %");
+    assert!(
+        std::fs::metadata(&shot).unwrap().len() > 10_000,
+        "screenshot {}",
+        shot.display()
+    );
+
+    // the host's page: live raw samples, then a day from the minute tier
+    let shot = artifacts.join("machine.png");
+    let seen = browser("machine", &format!("{base}/"), &pipeline.host_id, &shot);
+    for step in ["15m: raw tier", "15m: live", "24h: minute tier"] {
+        assert!(seen.contains(step), "{step}:\n{seen}");
+    }
     assert!(
         std::fs::metadata(&shot).unwrap().len() > 10_000,
         "screenshot {}",
