@@ -6,6 +6,17 @@ export class HttpError extends Error {
   }
 }
 
+/// A refused request as an error with the API's `detail` (or the status text).
+async function failure(r: Response): Promise<HttpError> {
+  let detail = r.statusText;
+  try {
+    detail = (await r.json()).detail ?? detail;
+  } catch {
+    // not JSON: keep the status text
+  }
+  return new HttpError(r.status, detail);
+}
+
 type Listener = () => void;
 const unauthorized = new Set<Listener>();
 
@@ -18,15 +29,7 @@ export function onUnauthorized(l: Listener): () => void {
 export async function getJson<T>(path: string): Promise<T> {
   const r = await fetch(path, { credentials: "same-origin", headers: { accept: "application/json" } });
   if (r.status === 401) unauthorized.forEach((l) => l());
-  if (!r.ok) {
-    let detail = r.statusText;
-    try {
-      detail = (await r.json()).detail ?? detail;
-    } catch {
-      // not JSON: keep the status text
-    }
-    throw new HttpError(r.status, detail);
-  }
+  if (!r.ok) throw await failure(r);
   return r.json() as Promise<T>;
 }
 
@@ -93,15 +96,7 @@ export async function login(token: string): Promise<void> {
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ token }),
   });
-  if (!r.ok) {
-    let detail = r.statusText;
-    try {
-      detail = (await r.json()).detail ?? detail;
-    } catch {
-      // keep the status text
-    }
-    throw new HttpError(r.status, detail);
-  }
+  if (!r.ok) throw await failure(r);
 }
 
 /// The admin token for writes (API_ADMIN_TOKEN), asked for when a write is refused; kept in
@@ -123,14 +118,6 @@ export async function send<T>(method: string, path: string, body?: unknown): Pro
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  if (!r.ok) {
-    let detail = r.statusText;
-    try {
-      detail = (await r.json()).detail ?? detail;
-    } catch {
-      // keep the status text
-    }
-    throw new HttpError(r.status, detail);
-  }
+  if (!r.ok) throw await failure(r);
   return r.status === 204 ? null : ((await r.json()) as T);
 }

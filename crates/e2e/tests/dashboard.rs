@@ -13,6 +13,13 @@ use std::time::Duration;
 use e2e::services::{bin_dir, program, workspace_root};
 use e2e::{wait_until, Stack};
 
+/// Where a screenshot is kept (`target/debug/e2e-artifacts/NAME`).
+fn artifact(name: &str) -> std::path::PathBuf {
+    let dir = bin_dir().join("e2e-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
 /// Runs a check of `web/tests/browser.mjs`; panics with its output when it fails.
 fn browser(check: &str, url: &str, machine: &str, screenshot: &std::path::Path) -> String {
     let out = std::process::Command::new(program("node"))
@@ -51,9 +58,7 @@ async fn the_fleet_view_lists_a_busy_container_and_the_machine_page_charts_its_h
     )
     .await;
 
-    let artifacts = bin_dir().join("e2e-artifacts");
-    std::fs::create_dir_all(&artifacts).unwrap();
-    let shot = artifacts.join("fleet.png");
+    let shot = artifact("fleet.png");
     let seen = browser("fleet", &format!("{base}/"), &burn.id, &shot);
     assert!(seen.contains(name.as_str()), "the row names the container:\n{seen}");
     assert!(seen.contains("status: up"), "{seen}");
@@ -69,7 +74,7 @@ async fn the_fleet_view_lists_a_busy_container_and_the_machine_page_charts_its_h
     );
 
     // the host's page: live raw samples, then a day from the minute tier
-    let shot = artifacts.join("machine.png");
+    let shot = artifact("machine.png");
     let seen = browser("machine", &format!("{base}/"), &pipeline.host_id, &shot);
     for step in ["15m: raw tier", "15m: live", "24h: minute tier"] {
         assert!(seen.contains(step), "{step}:\n{seen}");
@@ -94,9 +99,7 @@ async fn with_a_read_token_the_page_asks_for_it_and_refuses_a_wrong_one() {
             ],
         )
         .await;
-    let artifacts = bin_dir().join("e2e-artifacts");
-    std::fs::create_dir_all(&artifacts).unwrap();
-    let shot = artifacts.join("login.png");
+    let shot = artifact("login.png");
     let seen = browser("login", &format!("http://127.0.0.1:{api}/"), "rd-dashboard", &shot);
     for step in [
         "login: asked",
@@ -142,9 +145,7 @@ async fn an_alert_appears_live_and_one_raised_during_a_backend_restart_is_not_mi
         .await;
     assert!(status == 200 || status == 201, "create rule: {status} {body}");
 
-    let artifacts = bin_dir().join("e2e-artifacts");
-    std::fs::create_dir_all(&artifacts).unwrap();
-    let shot = artifacts.join("alerts.png");
+    let shot = artifact("alerts.png");
     let mut node = tokio::process::Command::new(program("node"))
         .current_dir(workspace_root().join("web"))
         .args([
@@ -195,9 +196,7 @@ async fn a_rule_changed_in_the_rules_view_is_enforced() {
         .start_backend_with(api, &[("API_ADMIN_TOKEN", "ad-rules".to_owned())])
         .await;
     let base = format!("http://127.0.0.1:{api}");
-    let artifacts = bin_dir().join("e2e-artifacts");
-    std::fs::create_dir_all(&artifacts).unwrap();
-    let shot = artifacts.join("rules.png");
+    let shot = artifact("rules.png");
     let seen = browser("rules", &format!("{base}/#/rules"), "ad-rules", &shot);
     assert!(seen.contains("admin token: asked"), "{seen}");
     assert!(
