@@ -21,22 +21,6 @@ API=http://127.0.0.1:18004
 
 bench_setup
 
-# timed NAME URL...: one request per URL (cycled to QUERIES), prints p50 / p99 / max.
-timed() {
-    local name=$1
-    shift
-    local urls=("$@") out="$WORK/times-${name// /_}.txt"
-    : >"$out"
-    for i in $(seq 0 $((QUERIES - 1))); do
-        local url=${urls[$((i % ${#urls[@]}))]}
-        curl -s -o "$WORK/last.json" -w '%{http_code} %{time_total}\n' "$url" >>"$out"
-    done
-    awk -v name="$name" '$1 != 200 {bad++} {t[NR] = $2} END {
-        n = asort(t)
-        printf "  %-34s p50 %6.1f ms   p99 %6.1f ms   max %6.1f ms   (%d queries, %d not 200)\n", name, t[int(n * 0.5 + 0.5)] * 1000, t[int(n * 0.99 + 0.5)] * 1000, t[n] * 1000, n, bad
-    }' "$out"
-}
-
 iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
 
 if [ "$MODE" = history ]; then

@@ -142,3 +142,20 @@ quantile() {
             printf "p%d %.0f ms, mean %.0f ms", q * 100, v * 1000, sum / count * 1000
         }'
 }
+
+# timed NAME URL...: one request per URL (cycled to QUERIES), prints p50 / p99 / max.
+timed() {
+    local name=$1
+    shift
+    local urls=("$@") out="$WORK/times-${name//[^A-Za-z0-9]/_}.txt"
+    local QUERIES=${QUERIES:-200}
+    : >"$out"
+    for i in $(seq 0 $((QUERIES - 1))); do
+        local url=${urls[$((i % ${#urls[@]}))]}
+        curl -s -o "$WORK/last.json" -w '%{http_code} %{time_total}\n' "$url" >>"$out"
+    done
+    awk -v name="$name" '$1 != 200 {bad++} {t[NR] = $2} END {
+        n = asort(t)
+        printf "  %-34s p50 %6.1f ms   p99 %6.1f ms   max %6.1f ms   (%d queries, %d not 200)\n", name, t[int(n * 0.5 + 0.5)] * 1000, t[int(n * 0.99 + 0.5)] * 1000, t[n] * 1000, n, bad
+    }' "$out"
+}
