@@ -8,6 +8,7 @@ import { bytes, percent, rate } from "./format";
 import { onAlert } from "./live";
 
 const POLL_MS = 2000;
+const ALERT_MS = 200; // how soon after an alert event the fleet is loaded again
 const HISTORY = 150; // points per sparkline (5 minutes at the poll interval)
 const ROW = 28; // px, fixed so rows can be windowed
 
@@ -119,7 +120,21 @@ export function FleetView() {
   useEffect(() => {
     let stop = false;
     let timer: number | undefined;
+    let loading = false;
+    let soon = false; // an alert came while a load was running
+    let due = 0; // when the next load runs (ms since the epoch)
+    // one chain of loads: each schedules the next; an alert only brings it closer
+    const schedule = (ms: number) => {
+      if (timer !== undefined && due <= Date.now() + ms) return;
+      window.clearTimeout(timer);
+      due = Date.now() + ms;
+      timer = window.setTimeout(() => {
+        timer = undefined;
+        load();
+      }, ms);
+    };
     const load = async () => {
+      loading = true;
       try {
         const f = await getJson<Fleet>("/api/v1/fleet");
         if (stop) return;
@@ -131,14 +146,17 @@ export function FleetView() {
         setError(null);
       } catch (e) {
         if (!stop) setError(String((e as Error).message ?? e));
+      } finally {
+        loading = false;
       }
-      if (!stop) timer = window.setTimeout(load, POLL_MS);
+      if (!stop) schedule(soon ? ALERT_MS : POLL_MS);
+      soon = false;
     };
     load();
-    // an alert changes a row's marks at once
+    // an alert changes a row's marks soon (a burst of alerts makes one load)
     const off = onAlert(() => {
-      window.clearTimeout(timer);
-      load();
+      if (loading) soon = true;
+      else schedule(ALERT_MS);
     });
     return () => {
       stop = true;

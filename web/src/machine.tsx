@@ -82,7 +82,7 @@ export function MachineView({ id }: { id: string }) {
     const load = async () => {
       try {
         // the kind first (it decides the fields): one raw sample, the newest, in full
-        const head = await getJson<SamplesAnswer>(`${path}/samples?from=${iso(to - 60_000)}&limit=1000`);
+        const head = await getJson<SamplesAnswer>(`${path}/samples?from=${iso(to - 10_000)}&limit=100`);
         if (stop) return;
         setLatest(head.samples[head.samples.length - 1] ?? null);
         const fields = CHARTS[head.kind].flatMap((c) => c.fields).join(",");

@@ -175,12 +175,12 @@ const FILESYSTEM_GAUGES: &[Value<Filesystem>] = &[
 /// of the records of those not stale.
 pub fn render(known: Vec<Known>) -> Result<String, std::fmt::Error> {
     let mut registry = Registry::default();
-    registry.register_collector(Box::new(Fleet(known)));
+    registry.register_collector(Box::new(Machines(known)));
     common::ops::render_metrics(&registry)
 }
 
 #[derive(Debug)]
-struct Fleet(Vec<Known>);
+struct Machines(Vec<Known>);
 
 /// A family: its descriptor (also without samples: the exposition lists every metric it has),
 /// then one sample per (labels, value).
@@ -222,7 +222,7 @@ fn container_labels<'a>(r: &'a Record, c: &'a ContainerSample) -> Labels<'a> {
     l
 }
 
-impl Collector for Fleet {
+impl Collector for Machines {
     fn encode(&self, mut e: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let gauge = MetricType::Gauge;
         family(

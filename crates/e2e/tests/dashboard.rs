@@ -20,6 +20,12 @@ fn artifact(name: &str) -> std::path::PathBuf {
     dir.join(name)
 }
 
+/// The page was drawn and saved (a blank page is a few KB).
+fn assert_screenshot(shot: &std::path::Path) {
+    let size = std::fs::metadata(shot).map(|m| m.len()).unwrap_or(0);
+    assert!(size > 10_000, "screenshot {}: {size} bytes", shot.display());
+}
+
 /// Runs a check of `web/tests/browser.mjs`; panics with its output when it fails.
 fn browser(check: &str, url: &str, machine: &str, screenshot: &std::path::Path) -> String {
     let out = std::process::Command::new(program("node"))
@@ -33,6 +39,7 @@ fn browser(check: &str, url: &str, machine: &str, screenshot: &std::path::Path) 
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.status.success(), "browser check {check} failed:\n{text}");
+    assert_screenshot(screenshot);
     text
 }
 
@@ -67,11 +74,6 @@ async fn the_fleet_view_lists_a_busy_container_and_the_machine_page_charts_its_h
         .find_map(|l| l.strip_prefix("cpu: ")?.trim_end_matches(" %").parse().ok())
         .unwrap_or_else(|| panic!("no CPU figure:\n{seen}"));
     assert!(cpu > 10.0, "a container burning a core shows {cpu} %");
-    assert!(
-        std::fs::metadata(&shot).unwrap().len() > 10_000,
-        "screenshot {}",
-        shot.display()
-    );
 
     // the host's page: live raw samples, then a day from the minute tier
     let shot = artifact("machine.png");
@@ -79,11 +81,6 @@ async fn the_fleet_view_lists_a_busy_container_and_the_machine_page_charts_its_h
     for step in ["15m: raw tier", "15m: live", "24h: minute tier"] {
         assert!(seen.contains(step), "{step}:\n{seen}");
     }
-    assert!(
-        std::fs::metadata(&shot).unwrap().len() > 10_000,
-        "screenshot {}",
-        shot.display()
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -181,11 +178,7 @@ async fn an_alert_appears_live_and_one_raised_during_a_backend_restart_is_not_mi
         "browser check alerts failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(
-        std::fs::metadata(&shot).unwrap().len() > 10_000,
-        "screenshot {}",
-        shot.display()
-    );
+    assert_screenshot(&shot);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
