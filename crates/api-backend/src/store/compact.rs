@@ -2,8 +2,9 @@
 //! `raw_chunks`, and folds the samples new to a chunk into the minute and hour rollups, all in
 //! one transaction per step of sample time, so a crash leaves every sample in exactly one place
 //! and counted once. A window still filling grows by one appended frame per pass; once it ended
-//! it is rewritten as one frame (in transactions of its own). A sample whose host already has one at the same time is dropped
-//! (the first stored wins). The legacy conversion merges through the same path.
+//! it is rewritten as one frame (in transactions of its own). A sample whose host already has
+//! one at the same time is dropped (the first stored wins). The legacy conversion merges
+//! through the same path.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
