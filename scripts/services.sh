@@ -135,14 +135,20 @@ start_bg() {
     echo $! >"$PID_DIR/$name.pid"
 }
 
+# alive PID: the process exists and is not a zombie.
+alive() { [[ -d /proc/$1 ]] && [[ $(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) != Z ]]; }
+
 # wait_for NAME LOGFILE SECONDS CHECK...: poll CHECK until it succeeds; fail if the
-# process died or the time ran out.
+# process died or the time ran out. While starting, the process is checked by its pid only:
+# right after the fork it is still a copy of this script, not yet the program (is_up, which
+# matches the command line, would call it gone).
 wait_for() {
     local name=$1 logfile=$2 secs=$3
     shift 3
-    local deadline=$((SECONDS + secs))
+    local deadline=$((SECONDS + secs)) pid
+    pid=$(<"$PID_DIR/$name.pid") 2>/dev/null || pid=
     until "$@" >/dev/null 2>&1; do
-        is_up "$name" || die "start $name" "$name exited during start-up" "$logfile"
+        if [[ -n $pid ]] && alive "$pid"; then :; else is_up "$name" || die "start $name" "$name exited during start-up" "$logfile"; fi
         ((SECONDS < deadline)) || die "start $name" "$name did not answer within ${secs}s" "$logfile"
         sleep 0.5
     done
@@ -155,12 +161,10 @@ stop_pid() {
     kill -TERM "$pid" 2>/dev/null || true
     local i
     for ((i = 0; i < 120; i++)); do
-        [[ -d /proc/$pid ]] || break
-        # a zombie counts as gone
-        [[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) == Z ]] && break
+        alive "$pid" || break
         sleep 0.25
     done
-    if [[ -d /proc/$pid ]] && [[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) != Z ]]; then
+    if alive "$pid"; then
         log "$name did not stop within 30s; sending SIGKILL"
         kill -KILL "$pid" 2>/dev/null || true
         sleep 0.5
