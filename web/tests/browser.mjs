@@ -5,6 +5,7 @@
 //   node tests/browser.mjs alerts URL CONTAINER_NAME SCREENSHOT
 //   node tests/browser.mjs rules URL ADMIN_TOKEN SCREENSHOT
 //   node tests/browser.mjs machine URL MACHINE_ID SCREENSHOT
+//   node tests/browser.mjs docs URL PATH SCREENSHOT
 // fleet: the fleet view lists the container with a CPU figure, the connection indicator says
 // live. login: the page asks for a token, refuses a wrong one, takes the right one and shows
 // the fleet live, and the token is nowhere the page can read (cookie HttpOnly, no storage, not
@@ -14,7 +15,8 @@
 // e2e-rule-host (the admin token asked for on the refused write, the API's validation message
 // shown beside the clear field), then edits its raise value to 25 (prints "saved"). machine:
 // the machine page draws its CPU chart from raw samples, live, then 24 hours from a rollup
-// tier (prints the tiers). All save a
+// tier (prints the tiers). docs: the API description page at URL+PATH shows the generated
+// description's title and operations (prints how many). All save a
 // screenshot, print what they saw, exit non-zero when a check fails.
 import { chromium } from "playwright-core";
 
@@ -159,6 +161,12 @@ try {
     await points();
     console.log(`24h: ${await page.locator("#tier").textContent()}`);
     console.log(`drawn: ${await page.locator("#drawn").getAttribute("data-ms")} ms`);
+  } else if (check === "docs") {
+    await page.goto(`${url.replace(/\/$/, "")}${arg}`);
+    await page.locator(".information-container .title").waitFor({ timeout: 20000 });
+    await page.waitForFunction(() => document.querySelectorAll(".opblock").length > 0, null, { timeout: 20000 });
+    console.log(`title: ${(await page.locator(".information-container .title").textContent()).trim()}`);
+    console.log(`operations: ${await page.locator(".opblock").count()}`);
   } else {
     throw new Error(`unknown check ${check}`);
   }

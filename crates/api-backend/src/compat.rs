@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 pub const JAVA_INTERVAL_MS: u64 = 1000;
 
 /// One record as the Java collector posted it to `POST /api/metrics`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JavaRecord {
     /// `host` in practice; not needed for the conversion.
@@ -40,7 +40,7 @@ pub struct JavaRecord {
 }
 
 /// Bytes moved on one interface during the tick.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JavaNet {
     #[serde(default)]
@@ -50,7 +50,7 @@ pub struct JavaNet {
 }
 
 /// One container, keyed by its id in [`JavaRecord::containers`].
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JavaContainer {
     #[serde(default)]

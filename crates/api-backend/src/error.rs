@@ -6,7 +6,17 @@ use std::time::Duration;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+
+/// The body of every error answer.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// A stable code: `invalid_body`, `invalid_parameter`, `ambiguous_machine`, `unknown_machine`,
+    /// `not_found`, `invalid_rule`, `conflict`, `method_not_allowed`, `unauthorized`,
+    /// `body_too_large`, `storage_unavailable`, `internal`.
+    pub error: String,
+    /// A sentence for the person who sent the request.
+    pub detail: String,
+}
 
 /// Everything that can go wrong in the backend, from a bad request to a lost database.
 #[derive(Debug, thiserror::Error)]
@@ -121,7 +131,10 @@ impl IntoResponse for Error {
         if status.is_server_error() {
             tracing::warn!(error = %self, "request failed");
         }
-        let body = Json(json!({"error": code, "detail": self.detail()}));
+        let body = Json(ErrorBody {
+            error: code.to_owned(),
+            detail: self.detail(),
+        });
         match self {
             Error::Unauthorized(_) => (status, [(header::WWW_AUTHENTICATE, "Bearer")], body).into_response(),
             Error::Unavailable(_) => (status, [(header::RETRY_AFTER, "5")], body).into_response(),

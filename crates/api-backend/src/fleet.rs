@@ -15,7 +15,7 @@ use crate::status::Status;
 use crate::store::MachineView;
 
 /// The answer of `GET /api/v1/fleet`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Fleet {
     pub hosts: Vec<FleetHost>,
     /// Containers whose host is not in the machine list (none normally).
@@ -23,13 +23,13 @@ pub struct Fleet {
 }
 
 /// Open alerts of one machine.
-#[derive(Debug, Default, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct AlertCount {
     pub firing: u32,
     pub pending: u32,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct FleetHost {
     pub id: String,
     pub name: String,
@@ -44,7 +44,7 @@ pub struct FleetHost {
     pub containers: Vec<FleetContainer>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct HostValues {
     #[serde(with = "common::timefmt::millis")]
     pub sampled_at: DateTime<Utc>,
@@ -69,7 +69,7 @@ pub struct HostValues {
     pub disk_used_percent: Option<f64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct FleetContainer {
     pub id: String,
     pub name: String,
@@ -83,7 +83,7 @@ pub struct FleetContainer {
     pub values: Option<ContainerValues>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ContainerValues {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cpu_percent: Option<f64>,

@@ -57,7 +57,7 @@ fn too_old(r: Record, oldest: chrono::DateTime<Utc>) -> Result<Record, Validatio
 }
 
 /// A record refused as invalid, by its position in the batch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Rejection {
     pub index: usize,
     pub error: String,
@@ -76,7 +76,7 @@ pub struct Report {
 }
 
 /// The JSON answer of `POST /api/v1/ingest`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Summary<'a> {
     pub accepted: usize,
     pub duplicates: usize,

@@ -13,7 +13,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use prometheus_client::registry::Registry;
-use serde_json::json;
 
 use crate::shutdown::Shutdown;
 
@@ -23,10 +22,28 @@ pub struct Readiness {
     checks: Mutex<BTreeMap<String, Check>>,
 }
 
-#[derive(Debug, Clone)]
-struct Check {
-    ok: bool,
-    detail: String,
+/// One readiness check.
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Check {
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// `GET /health/ready`'s body.
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReadyReport {
+    /// Every check passes.
+    pub ready: bool,
+    pub checks: BTreeMap<String, Check>,
+}
+
+/// `GET /health/live`'s body: `{"status": "live"}`.
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Live {
+    pub status: &'static str,
 }
 
 impl Readiness {
@@ -53,12 +70,16 @@ impl Readiness {
 
     /// The checks as JSON: `{"ready": bool, "checks": {name: {"ok", "detail"}}}`.
     pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self.report()).unwrap_or_default()
+    }
+
+    /// The checks as answered by `GET /health/ready`.
+    pub fn report(&self) -> ReadyReport {
         let checks = self.checks.lock().expect("readiness lock");
-        let map: serde_json::Map<String, serde_json::Value> = checks
-            .iter()
-            .map(|(k, c)| (k.clone(), json!({"ok": c.ok, "detail": c.detail})))
-            .collect();
-        json!({"ready": checks.values().all(|c| c.ok), "checks": map})
+        ReadyReport {
+            ready: checks.values().all(|c| c.ok),
+            checks: checks.clone(),
+        }
     }
 }
 
@@ -72,21 +93,49 @@ pub struct Ops {
 /// Router with `/health/live`, `/health/ready` and `/metrics`.
 pub fn router(ops: Ops) -> Router {
     Router::new()
-        .route("/health/live", get(|| async { Json(json!({"status": "live"})) }))
+        .route("/health/live", get(live))
         .route("/health/ready", get(ready))
         .route("/metrics", get(metrics))
         .with_state(ops)
 }
 
+/// The ops routes' description, for api-backend's OpenAPI document.
+#[cfg(feature = "openapi")]
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    #[derive(utoipa::OpenApi)]
+    #[openapi(paths(live, ready, metrics))]
+    struct Ops;
+    <Ops as utoipa::OpenApi>::openapi()
+}
+
+#[cfg_attr(feature = "openapi", utoipa::path(
+    get, path = "/health/live", tag = "ops", summary = "The process runs",
+    responses((status = 200, description = "The process runs", body = Live))
+))]
+async fn live() -> Json<Live> {
+    Json(Live { status: "live" })
+}
+
+#[cfg_attr(feature = "openapi", utoipa::path(
+    get, path = "/health/ready", tag = "ops", summary = "Readiness: every check passes",
+    responses(
+        (status = 200, description = "Every readiness check passes (api-backend: `database`, MySQL reachable)", body = ReadyReport),
+        (status = 503, description = "A check fails", body = ReadyReport),
+    )
+))]
 async fn ready(State(ops): State<Ops>) -> Response {
     let status = if ops.readiness.is_ready() {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (status, Json(ops.readiness.to_json())).into_response()
+    (status, Json(ops.readiness.report())).into_response()
 }
 
+#[cfg_attr(feature = "openapi", utoipa::path(
+    get, path = "/metrics", tag = "ops", summary = "The binary's own metrics (Prometheus text format)",
+    responses((status = 200, description = "The binary's own metrics, Prometheus text format", content_type = "text/plain"))
+))]
 async fn metrics(State(ops): State<Ops>) -> Response {
     match render_metrics(&ops.registry) {
         Ok(body) => (

@@ -13,6 +13,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 
 /// One sample of one host and its containers, plus the Docker events seen since the last one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Record {
     pub schema: u32,
     /// Unique per record, stable across retries of the same record (idempotency key).
@@ -32,6 +33,7 @@ pub struct Record {
 /// Whole-host measurements. Rates are per second over the measured elapsed time and absent on
 /// the first sample after start or when a counter went backwards.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HostSample {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_percent: Option<f64>,
@@ -78,6 +80,7 @@ pub struct HostSample {
 
 /// One network interface (loopback included here, excluded from the host sums).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Interface {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -92,6 +95,7 @@ pub struct Interface {
 
 /// One mounted real filesystem.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Filesystem {
     pub mount: String,
     #[serde(default)]
@@ -110,6 +114,7 @@ pub struct Filesystem {
 
 /// One container (running or not). `cpu_percent`: 100 = one full core (docker CLI convention).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ContainerSample {
     pub id: String,
     /// Without the leading `/` Docker puts in front.
@@ -145,6 +150,7 @@ pub struct ContainerSample {
 
 /// A Docker event carried in the next record of its host.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Event {
     pub kind: EventKind,
     pub container_id: String,
@@ -159,6 +165,7 @@ pub struct Event {
 
 /// Kinds of container events (CONTRACT §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     ContainerStarted,

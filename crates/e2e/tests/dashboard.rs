@@ -5,7 +5,8 @@
 //! container's alert firing without a reload and, after a backend restart under the open page,
 //! an alert raised before the page was back (`Last-Event-ID`); a rule added and edited in the
 //! rules view (admin token asked for, validation shown) is enforced; with API_READ_TOKEN set the page
-//! asks for the token, refuses a wrong one, and keeps the right one only in an HttpOnly cookie.
+//! asks for the token, refuses a wrong one, and keeps the right one only in an HttpOnly cookie;
+//! the API description page shows the generated description's operations.
 //! The screenshots are kept under `target/debug/e2e-artifacts/`.
 
 use std::time::Duration;
@@ -106,6 +107,15 @@ async fn with_a_read_token_the_page_asks_for_it_and_refuses_a_wrong_one() {
     ] {
         assert!(seen.contains(step), "{step}:\n{seen}");
     }
+    // the API description page needs no token (it holds no data)
+    let shot = artifact("docs.png");
+    let seen = browser("docs", &format!("http://127.0.0.1:{api}/"), "/api/v1/docs", &shot);
+    assert!(seen.contains("title: srmon api-backend"), "{seen}");
+    let operations: usize = seen
+        .lines()
+        .find_map(|l| l.strip_prefix("operations: ")?.parse().ok())
+        .unwrap_or_else(|| panic!("no operations:\n{seen}"));
+    assert!(operations >= 39, "{operations} operations shown:\n{seen}");
 }
 
 /// Reads `node`'s output lines until one is `want`; panics with what came instead.

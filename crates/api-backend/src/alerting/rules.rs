@@ -22,7 +22,7 @@ use crate::store::{Store, StoredRule};
 
 /// Body of `PUT /api/v1/thresholds/{metric}` and `.../machines/{machine_id}`: a rule without
 /// metric and scope. `clear` defaults to `raise` (no hysteresis).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleBody {
     #[serde(default = "above")]
@@ -40,7 +40,7 @@ pub struct RuleBody {
 
 /// Body of `POST /api/v1/thresholds/rules` and `PUT /api/v1/thresholds/rules/{id}`: a whole
 /// rule without its id.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleInput {
     pub metric: Metric,

@@ -15,7 +15,7 @@ const MAX_COMMENT: usize = 1000;
 const MAX_MACHINE_ID: usize = 128;
 
 /// Body of `POST /api/v1/silences`; `starts_at` defaults to now.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SilenceInput {
     #[serde(default)]

@@ -18,7 +18,7 @@ use super::metric::{MachineKind, Metric};
 use super::rules::{Direction, Severity};
 
 /// What raised an alert: a threshold rule or one of the built-in checks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertKind {
     /// A threshold rule (the key's `rule_id` names it).
@@ -64,7 +64,7 @@ impl AlertKind {
 }
 
 /// Identifies an alert: at most one incident per key is open at any time.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AlertKey {
     pub kind: AlertKind,
     /// Set exactly when `kind` is `threshold`.
@@ -100,7 +100,7 @@ impl AlertKey {
 }
 
 /// The state an event reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertState {
     /// Beyond the raise value, waiting for the rule's for-duration.
@@ -134,7 +134,7 @@ impl AlertState {
 }
 
 /// An open (pending or firing) alert, as [`Engine::active`](super::Engine::active) lists it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ActiveAlert {
     /// Identifies the incident: equal in every event from its opening to its end.
     pub alert_id: String,
@@ -171,7 +171,7 @@ pub struct ActiveAlert {
 }
 
 /// One state change of one alert.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AlertEvent {
     /// Identifies the incident: equal in every event from its opening to its end.
     pub alert_id: String,

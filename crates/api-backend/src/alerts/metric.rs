@@ -24,7 +24,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A host or a container.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MachineKind {
     Host,
@@ -168,6 +168,19 @@ impl<'de> Deserialize<'de> for Metric {
         Metric::parse(&name).map_err(serde::de::Error::custom)
     }
 }
+
+/// In the OpenAPI description: one of the names above.
+impl utoipa::PartialSchema for Metric {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(Metric::ALL.iter().map(|m| m.as_str())))
+            .description(Some("A metric a threshold rule can watch"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Metric {}
 
 #[cfg(test)]
 mod tests {

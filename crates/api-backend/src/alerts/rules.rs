@@ -18,7 +18,7 @@ use super::scope::Scope;
 pub const FOR_DURATION_SLACK: TimeDelta = TimeDelta::milliseconds(500);
 
 /// Whether a rule watches for values above or below its raise value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     Above,
@@ -44,7 +44,7 @@ impl Direction {
 }
 
 /// How urgent an alert is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Info,
@@ -64,7 +64,7 @@ impl Severity {
 }
 
 /// One threshold rule.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Rule {
     /// Chosen by storage; identifies the rule's alerts across edits.
     pub id: u64,

@@ -11,7 +11,7 @@ use super::metric::MachineKind;
 use super::rules::RuleError;
 
 /// The machines a rule watches.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Scope {
     /// Every host.

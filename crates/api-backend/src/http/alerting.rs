@@ -3,9 +3,8 @@
 
 use std::sync::Arc;
 
-use axum::middleware::from_fn_with_state;
-use axum::routing::{get, post, put};
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{alerts, auth, compat_alerts, silences, thresholds, AppState};
 use crate::config::Tokens;
@@ -43,33 +42,25 @@ pub mod paths {
 }
 
 /// The alerting routes with their token checks.
-pub fn routes(tokens: Arc<Tokens>) -> Router<AppState> {
-    let reads = Router::new()
-        .route(paths::THRESHOLDS, get(thresholds::list))
-        .route(paths::ALERTS, get(alerts::history))
-        .route(paths::ALERTS_ACTIVE, get(alerts::active))
-        .route(paths::SILENCES, get(silences::list))
-        .route(paths::COMPAT_OVER, get(compat_alerts::get_over))
-        .route(paths::COMPAT_UNDER, get(compat_alerts::get_under))
+pub fn routes(tokens: Arc<Tokens>) -> OpenApiRouter<AppState> {
+    let reads = OpenApiRouter::new()
+        .routes(routes!(thresholds::list))
+        .routes(routes!(alerts::history))
+        .routes(routes!(alerts::active))
+        .routes(routes!(silences::list))
+        .routes(routes!(compat_alerts::get_over))
+        .routes(routes!(compat_alerts::get_under))
         // a query, though a POST in the original system
-        .route(paths::COMPAT_HISTORY, post(compat_alerts::history))
-        .route(paths::COMPAT_HISTORY_ALL, get(compat_alerts::history_all))
-        .route_layer(from_fn_with_state(tokens.clone(), auth::require_read));
-    let writes = Router::new()
-        .route(
-            paths::THRESHOLD,
-            put(thresholds::put_global).delete(thresholds::delete_global),
-        )
-        .route(
-            paths::THRESHOLD_MACHINE,
-            put(thresholds::put_machine).delete(thresholds::delete_machine),
-        )
-        .route(paths::RULES, post(thresholds::create))
-        .route(paths::RULE, put(thresholds::replace).delete(thresholds::delete))
-        .route(paths::SILENCES, post(silences::create))
-        .route(paths::SILENCE, axum::routing::delete(silences::delete))
-        .route(paths::COMPAT_OVER, post(compat_alerts::post_over))
-        .route(paths::COMPAT_UNDER, post(compat_alerts::post_under))
-        .route_layer(from_fn_with_state(tokens, auth::require_admin));
-    reads.merge(writes)
+        .routes(routes!(compat_alerts::history))
+        .routes(routes!(compat_alerts::history_all));
+    let writes = OpenApiRouter::new()
+        .routes(routes!(thresholds::put_global, thresholds::delete_global))
+        .routes(routes!(thresholds::put_machine, thresholds::delete_machine))
+        .routes(routes!(thresholds::create))
+        .routes(routes!(thresholds::replace, thresholds::delete))
+        .routes(routes!(silences::create))
+        .routes(routes!(silences::delete))
+        .routes(routes!(compat_alerts::post_over))
+        .routes(routes!(compat_alerts::post_under));
+    auth::behind(reads, &tokens, auth::Token::Read).merge(auth::behind(writes, &tokens, auth::Token::Admin))
 }

@@ -11,12 +11,37 @@ use std::sync::Arc;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::middleware::Next;
+use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
+use utoipa_axum::router::OpenApiRouter;
+
 use crate::config::Tokens;
 use crate::error::Error;
+
+/// Which token a group of routes wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Token {
+    Ingest,
+    Read,
+    Admin,
+}
+
+/// Puts `router`'s routes behind the check of `token`, and says so in their description.
+pub fn behind<S: Clone + Send + Sync + 'static>(
+    mut router: OpenApiRouter<S>,
+    tokens: &Arc<Tokens>,
+    token: Token,
+) -> OpenApiRouter<S> {
+    super::openapi::secured(router.get_openapi_mut(), token);
+    let tokens = tokens.clone();
+    match token {
+        Token::Ingest => router.route_layer(from_fn_with_state(tokens, require_ingest)),
+        Token::Read => router.route_layer(from_fn_with_state(tokens, require_read)),
+        Token::Admin => router.route_layer(from_fn_with_state(tokens, require_admin)),
+    }
+}
 
 /// Middleware for the ingest routes.
 pub async fn require_ingest(State(tokens): State<Arc<Tokens>>, req: Request, next: Next) -> Response {
@@ -66,6 +91,15 @@ pub async fn require_read(State(tokens): State<Arc<Tokens>>, req: Request, next:
 /// answered with 204 and an HttpOnly, SameSite=Strict cookie `token` holding it (the cookie the
 /// read routes accept), so the page never keeps the token itself; a wrong one with 401. Without
 /// API_READ_TOKEN, reads are open: 204 and no cookie.
+#[utoipa::path(
+    post, path = super::paths::SESSION, tag = super::openapi::tags::DASHBOARD,
+    summary = "Log in: exchanges the read (or admin) token for an HttpOnly, SameSite=Strict cookie `token`; without API_READ_TOKEN, 204 and no cookie",
+    request_body = Login,
+    responses(
+        (status = 204, description = "Logged in (Set-Cookie: token)"),
+        (status = 401, body = crate::error::ErrorBody, description = "Not the read token nor the admin token"),
+    )
+)]
 pub async fn login(State(tokens): State<Arc<Tokens>>, body: Result<Json<Login>, JsonRejection>) -> Response {
     let Json(login) = match body {
         Ok(b) => b,
@@ -85,6 +119,11 @@ pub async fn login(State(tokens): State<Arc<Tokens>>, body: Result<Json<Login>, 
 }
 
 /// `DELETE /api/v1/session`: the dashboard's logout (the cookie is cleared).
+#[utoipa::path(
+    delete, path = super::paths::SESSION, tag = super::openapi::tags::DASHBOARD,
+    summary = "Log out: clears the cookie",
+    responses((status = 204, description = "Logged out"))
+)]
 pub async fn logout() -> Response {
     (
         StatusCode::NO_CONTENT,
@@ -97,8 +136,9 @@ pub async fn logout() -> Response {
 }
 
 /// The body of [`login`].
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 pub struct Login {
+    /// API_READ_TOKEN or API_ADMIN_TOKEN.
     token: String,
 }
 

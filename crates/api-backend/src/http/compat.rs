@@ -6,15 +6,44 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::Json;
 use chrono::Utc;
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use super::ingest::read_body;
-use super::AppState;
+use super::openapi::tags;
+use super::{paths, AppState};
 use crate::compat;
 use crate::error::{Error, Result};
 
+/// `POST /api/metrics`'s answer.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Stored {
+    /// `ok`.
+    message: &'static str,
+    /// The v1 record id derived from hostId and timeStamp.
+    record_id: String,
+    /// The record was stored before: nothing changed.
+    duplicate: bool,
+}
+
+/// `GET /api/inventory/list`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Inventory {
+    host: Vec<crate::store::InventoryHost>,
+    container: Vec<crate::store::InventoryContainer>,
+}
+
 /// Converts one Java record to v1 and stores it through the native ingest path.
-pub async fn post_metrics(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Result<Json<Value>> {
+#[utoipa::path(
+    post, path = paths::COMPAT_METRICS, tag = tags::COMPAT,
+    summary = "One record in the original Java collector's format",
+    description = "Converted to a v1 record (deltas are per-second rates over the Java collector's 1 s tick) and stored like a native one. The record id is derived from hostId and timeStamp, so a retried post is a duplicate.",
+    request_body(content = crate::compat::JavaRecord, description = "The Java collector's record"),
+    responses(
+        (status = 200, body = Stored),
+        (status = 413, body = crate::error::ErrorBody, description = "Body larger than INGEST_MAX_BODY_BYTES"),
+    )
+)]
+pub async fn post_metrics(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Result<Json<Stored>> {
     let body = read_body(body, state.max_body)?;
     let record = compat::parse(&body).map_err(Error::InvalidBody)?;
     let record_id = record.record_id.clone();
@@ -23,13 +52,20 @@ pub async fn post_metrics(State(state): State<AppState>, body: Result<Bytes, Byt
     if let Some(rejected) = report.rejected.first() {
         return Err(Error::InvalidBody(rejected.error.clone()));
     }
-    Ok(Json(
-        json!({"message": "ok", "record_id": record_id, "duplicate": report.accepted == 0}),
-    ))
+    Ok(Json(Stored {
+        message: "ok",
+        record_id,
+        duplicate: report.accepted == 0,
+    }))
 }
 
 /// `{"host":[{"id","name"}],"container":[{"host","id","name"}]}` of the machines not removed.
-pub async fn inventory(State(state): State<AppState>) -> Result<Json<Value>> {
-    let (hosts, containers) = state.store.inventory().await?;
-    Ok(Json(json!({"host": hosts, "container": containers})))
+#[utoipa::path(
+    get, path = paths::COMPAT_INVENTORY, tag = tags::COMPAT,
+    summary = "Hosts and containers not removed, in the original system's shape",
+    responses((status = 200, body = Inventory))
+)]
+pub async fn inventory(State(state): State<AppState>) -> Result<Json<Inventory>> {
+    let (host, container) = state.store.inventory().await?;
+    Ok(Json(Inventory { host, container }))
 }

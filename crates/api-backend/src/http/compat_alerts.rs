@@ -15,8 +15,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Local, NaiveDate, TimeZone, Utc};
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::{Map, Value};
 
+use super::alerting::paths;
+use super::openapi::tags;
 use super::streams::compat::{java_double, local_timestamp, metric_name};
 use super::AppState;
 use crate::alerting::compat::{self, Side, FIELDS};
@@ -34,24 +37,98 @@ const HISTORY_ALL: u32 = 50;
 /// A compat 400: `{"error": "<sentence>", "status": 400}`.
 struct Refused(String);
 
+/// The body of a compat 400.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Refusal {
+    /// A sentence for the person who sent the request.
+    error: String,
+    /// 400.
+    status: u16,
+}
+
 impl IntoResponse for Refused {
     fn into_response(self) -> Response {
-        (StatusCode::BAD_REQUEST, Json(json!({"error": self.0, "status": 400}))).into_response()
+        let body = Refusal {
+            error: self.0,
+            status: 400,
+        };
+        (StatusCode::BAD_REQUEST, Json(body)).into_response()
     }
 }
 
+/// `{"message": "ok"}`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Saved {
+    message: &'static str,
+}
+
+/// The seven settings, each a number in Java's `Double.toString` form (`"85.0"`, `"2.0E10"`).
+pub struct Settings;
+
+/// The seven settings to save, each a number or a numeric string.
+pub struct NewSettings;
+
+fn settings_schema(value: utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>) -> utoipa::openapi::schema::Schema {
+    let mut object = utoipa::openapi::ObjectBuilder::new();
+    for f in &FIELDS {
+        object = object.property(f.name, value.clone()).required(f.name);
+    }
+    object.into()
+}
+
+impl utoipa::PartialSchema for Settings {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        settings_schema(ObjectBuilder::new().schema_type(Type::String).into()).into()
+    }
+}
+
+impl utoipa::ToSchema for Settings {}
+
+impl utoipa::PartialSchema for NewSettings {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+        let number_or_text = ObjectBuilder::new().schema_type(SchemaType::from_iter([Type::Number, Type::String]));
+        settings_schema(number_or_text.into()).into()
+    }
+}
+
+impl utoipa::ToSchema for NewSettings {}
+
+#[utoipa::path(
+    get, path = paths::COMPAT_OVER, tag = tags::COMPAT,
+    summary = "The over thresholds enforced (defaults: cpuPercent 85, memoryUsage 2.0E10, diskRead/WriteDelta 4.0E7, networkRx/Tx 300000, temperature 50)",
+    responses((status = 200, body = Settings))
+)]
 pub async fn get_over(State(state): State<AppState>) -> Result<Json<Value>> {
     settings(&state, Side::Over).await
 }
 
+#[utoipa::path(
+    get, path = paths::COMPAT_UNDER, tag = tags::COMPAT,
+    summary = "The under thresholds enforced (defaults 0, temperature 5)",
+    responses((status = 200, body = Settings))
+)]
 pub async fn get_under(State(state): State<AppState>) -> Result<Json<Value>> {
     settings(&state, Side::Under).await
 }
 
+#[utoipa::path(
+    post, path = paths::COMPAT_OVER, tag = tags::COMPAT,
+    summary = "Save the over thresholds (global above rules, host and container; kept across restarts)",
+    request_body = NewSettings,
+    responses((status = 200, body = Saved), (status = 400, body = Refusal, description = "Refused"))
+)]
 pub async fn post_over(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
     save(&state, Side::Over, body).await
 }
 
+#[utoipa::path(
+    post, path = paths::COMPAT_UNDER, tag = tags::COMPAT,
+    summary = "Save the under thresholds (global below rules)",
+    request_body = NewSettings,
+    responses((status = 200, body = Saved), (status = 400, body = Refusal, description = "Refused"))
+)]
 pub async fn post_under(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
     save(&state, Side::Under, body).await
 }
@@ -72,13 +149,30 @@ async fn save(state: &AppState, side: Side, body: Result<Bytes, BytesRejection>)
         Err(sentence) => return Refused(sentence).into_response(),
     };
     match state.alerting.set_compat_values(side, values).await {
-        Ok(()) => Json(json!({"message": "ok"})).into_response(),
+        Ok(()) => Json(Saved { message: "ok" }).into_response(),
         Err(Error::InvalidBody(sentence)) => Refused(sentence).into_response(),
         Err(e) => e.into_response(),
     }
 }
 
+/// `POST /api/metrics/threshold-history`'s body: one of the two.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // a schema only: the body is read by history_query
+pub struct HistoryAsk {
+    /// A machine id: its latest 20 breaches.
+    #[schema(rename = "targetId")]
+    target_id: Option<String>,
+    /// A local day `YYYY-MM-DD`: that day's breaches.
+    date: Option<String>,
+}
+
 /// `POST /api/metrics/threshold-history`.
+#[utoipa::path(
+    post, path = paths::COMPAT_HISTORY, tag = tags::COMPAT,
+    summary = "Threshold breaches (firing events) of one machine (latest 20) or of one local day",
+    request_body = HistoryAsk,
+    responses((status = 200, body = Vec<Breach>), (status = 400, body = Refusal, description = "Refused"))
+)]
 pub async fn history(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
     let query = match json_body(body).and_then(|v| history_query(&v)) {
         Ok(q) => q,
@@ -107,7 +201,12 @@ pub async fn history(State(state): State<AppState>, body: Result<Bytes, BytesRej
 }
 
 /// `GET /api/metrics/threshold-history-all`: the latest alerts that have a compat form.
-pub async fn history_all(State(state): State<AppState>) -> Result<Json<Vec<Value>>> {
+#[utoipa::path(
+    get, path = paths::COMPAT_HISTORY_ALL, tag = tags::COMPAT,
+    summary = "The latest 50 alerts that had a compat messageType",
+    responses((status = 200, body = Vec<HistoryEntry>))
+)]
+pub async fn history_all(State(state): State<AppState>) -> Result<Json<Vec<HistoryEntry>>> {
     let filter = EventFilter {
         kinds: vec![
             AlertKind::Threshold,
@@ -171,25 +270,52 @@ fn json_body(body: Result<Bytes, BytesRejection>) -> Result<Value, String> {
     serde_json::from_slice(&bytes).map_err(|e| format!("the body is not JSON: {e}"))
 }
 
-fn number(v: Option<f64>) -> Value {
-    v.map_or(Value::Null, |v| Value::String(java_double(v)))
+fn number(v: Option<f64>) -> Option<String> {
+    v.map(java_double)
 }
 
-/// `{"timestamp","targetId","metricName","threshold","value"}`.
-fn breach(e: &StoredEvent) -> Value {
+/// A threshold breach.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Breach {
+    /// `YYYY-MM-DDTHH:MM:SS`, local time (`TZ`).
+    timestamp: String,
+    target_id: String,
+    metric_name: Option<&'static str>,
+    /// Java's `Double.toString` form.
+    threshold: Option<String>,
+    value: Option<String>,
+}
+
+/// An alert of the history, in the original's form.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryEntry {
+    /// `YYYY-MM-DDTHH:MM:SS`, local time (`TZ`).
+    timestamp: String,
+    /// thresholdExceeded, thresholdDeceeded, zerovalue, timeout, containerIdChanged.
+    message_type: &'static str,
+    machine_type: MachineKind,
+    machine_id: String,
+    machine_name: String,
+    metric_name: Option<&'static str>,
+    host_name: String,
+    threshold: Option<String>,
+    value: Option<String>,
+}
+
+fn breach(e: &StoredEvent) -> Breach {
     let ev = &e.event;
-    json!({
-        "timestamp": local_timestamp(ev.at),
-        "targetId": ev.key.machine_id,
-        "metricName": ev.metric.map(metric_name),
-        "threshold": number(ev.threshold),
-        "value": number(ev.value),
-    })
+    Breach {
+        timestamp: local_timestamp(ev.at),
+        target_id: ev.key.machine_id.clone(),
+        metric_name: ev.metric.map(metric_name),
+        threshold: number(ev.threshold),
+        value: number(ev.value),
+    }
 }
 
-/// `{"timestamp","messageType","machineType","machineId","machineName","metricName","hostName",
-/// "threshold","value"}`.
-fn history_entry(e: &StoredEvent, host_names: &HashMap<String, String>) -> Option<Value> {
+fn history_entry(e: &StoredEvent, host_names: &HashMap<String, String>) -> Option<HistoryEntry> {
     let ev = &e.event;
     let message_type = ev.compat_message_type()?;
     let host_name = match ev.machine_kind {
@@ -199,22 +325,23 @@ fn history_entry(e: &StoredEvent, host_names: &HashMap<String, String>) -> Optio
             host_names.get(&host).cloned().unwrap_or(host)
         }
     };
-    Some(json!({
-        "timestamp": local_timestamp(ev.at),
-        "messageType": message_type,
-        "machineType": ev.machine_kind.as_str(),
-        "machineId": ev.key.machine_id,
-        "machineName": ev.machine_name,
-        "metricName": ev.metric.map(metric_name),
-        "hostName": host_name,
-        "threshold": number(ev.threshold),
-        "value": number(ev.value),
-    }))
+    Some(HistoryEntry {
+        timestamp: local_timestamp(ev.at),
+        message_type,
+        machine_type: ev.machine_kind,
+        machine_id: ev.key.machine_id.clone(),
+        machine_name: ev.machine_name.clone(),
+        metric_name: ev.metric.map(metric_name),
+        host_name,
+        threshold: number(ev.threshold),
+        value: number(ev.value),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn a_history_query_names_a_machine_or_a_day() {

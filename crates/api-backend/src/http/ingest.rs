@@ -8,9 +8,20 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::Utc;
 
-use super::AppState;
+use super::openapi::tags;
+use super::{paths, AppState};
 use crate::error::{Error, Result};
 
+#[utoipa::path(
+    post, path = paths::INGEST, tag = tags::INGEST,
+    summary = "Store a batch of records",
+    description = "Idempotent by record_id: a record stored before, or repeated earlier in the same batch, counts as a duplicate and changes nothing. Invalid records are rejected one by one; the rest are stored in one transaction.",
+    request_body(content = Vec<common::wire::Record>, description = "A JSON array of v1 records"),
+    responses(
+        (status = 200, body = crate::ingest::Summary, description = "Batch handled"),
+        (status = 413, body = crate::error::ErrorBody, description = "Body larger than INGEST_MAX_BODY_BYTES (error body_too_large)"),
+    )
+)]
 pub async fn batch(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Result<Response> {
     let body = read_body(body, state.max_body)?;
     // Borrowed slices of the body, one per element: each record is then parsed from its own

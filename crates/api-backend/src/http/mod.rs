@@ -1,5 +1,7 @@
 //! The HTTP surface on one port: the dashboard at `/`, native `/api/v1`, the compat `/api` of
 //! the original system, the OpenAPI description, and the ops routes (`/health/*`, `/metrics`) from `common::ops`.
+//! Routes are registered from their handlers' `#[utoipa::path]` attributes (`routes!`), which
+//! also make the description (`openapi`).
 //! Handlers are thin: they parse, call the library, and answer JSON; errors answer through
 //! [`crate::Error`]'s `IntoResponse`.
 
@@ -9,7 +11,7 @@ mod auth;
 mod compat;
 mod compat_alerts;
 mod ingest;
-mod openapi;
+pub mod openapi;
 mod queries;
 mod silences;
 mod streams;
@@ -21,11 +23,12 @@ use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{header, HeaderName, HeaderValue, Method};
-use axum::middleware::{from_fn, from_fn_with_state};
-use axum::routing::{get, post};
-use axum::Router;
+use axum::middleware::from_fn;
+use axum::{Extension, Router};
 use common::ops::Ops;
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::alerting::Alerting;
 use crate::config::{Cors, Tokens};
@@ -35,7 +38,6 @@ use crate::metrics::Metrics;
 use crate::store::Store;
 
 pub use alerting::paths as alerting_paths;
-pub use openapi::SPEC as OPENAPI_SPEC;
 
 /// Paths served (besides the ops routes); each one is described in the OpenAPI document.
 pub mod paths {
@@ -50,7 +52,9 @@ pub mod paths {
     pub const FLEET: &str = "/api/v1/fleet";
     pub const DASHBOARD: &str = "/";
     pub const SESSION: &str = "/api/v1/session";
-    pub const ALL: [&str; 11] = [
+    pub const ASSET: &str = "/{file}";
+    pub const DOCS: &str = "/api/v1/docs";
+    pub const ALL: [&str; 13] = [
         INGEST,
         MACHINES,
         SAMPLES,
@@ -62,6 +66,8 @@ pub mod paths {
         FLEET,
         DASHBOARD,
         SESSION,
+        ASSET,
+        DOCS,
     ];
 }
 
@@ -86,38 +92,13 @@ pub struct AppState {
 
 /// The whole application router.
 pub fn router(state: AppState, tokens: Tokens, cors: &Cors, ops: Ops) -> Router {
-    let tokens = Arc::new(tokens);
-    let alerting = alerting::routes(tokens.clone()); // thresholds, alerts, silences, compat thresholds
-    let ingest = Router::new()
-        .route(paths::INGEST, post(ingest::batch))
-        .route(paths::COMPAT_METRICS, post(compat::post_metrics))
-        .layer(DefaultBodyLimit::max(state.max_body))
-        .route_layer(from_fn_with_state(tokens.clone(), auth::require_ingest));
-    let reads = Router::new()
-        .route(paths::MACHINES, get(queries::machines))
-        .route(paths::SAMPLES, get(queries::samples))
-        .route(paths::EVENTS, get(queries::events))
-        .route(paths::COMPAT_INVENTORY, get(compat::inventory))
-        .route(paths::MACHINE_METRICS, get(queries::machine_metrics))
-        .route(paths::FLEET, get(queries::fleet))
-        .merge(streams::routes()) // live streams (SSE, WebSocket): read routes too
-        .route_layer(from_fn_with_state(tokens.clone(), auth::require_read));
-    let docs = Router::new().route(paths::OPENAPI, get(openapi::spec));
-    // the dashboard's assets hold no data (its requests need the read token)
-    let dashboard = Router::new()
-        .route(paths::DASHBOARD, get(web::index))
-        .route("/{file}", get(web::file))
-        .route(paths::SESSION, post(auth::login).delete(auth::logout))
-        .with_state(tokens);
+    let (app, api) = routes(state.max_body, Arc::new(tokens));
+    let spec = openapi::Spec(openapi::finish(api).to_json().unwrap_or_default().into());
     let metrics = state.metrics.clone();
-    let mut app = Router::new()
-        .merge(ingest)
-        .merge(reads)
-        .merge(alerting)
-        .merge(docs)
+    let mut app = app
         .with_state(state)
-        .merge(dashboard)
         .merge(common::ops::router(ops))
+        .layer(Extension(spec))
         .fallback(no_route)
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
         .layer(from_fn(move |req, next| track::count(metrics.clone(), req, next)));
@@ -125,6 +106,45 @@ pub fn router(state: AppState, tokens: Tokens, cors: &Cors, ops: Ops) -> Router 
         app = app.layer(cors);
     }
     app
+}
+
+/// The routes and their description (without the ops routes: [`openapi::finish`] adds them).
+fn routes(max_body: usize, tokens: Arc<Tokens>) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let alerting = alerting::routes(tokens.clone()); // thresholds, alerts, silences, compat thresholds
+    let ingest = OpenApiRouter::new()
+        .routes(routes!(ingest::batch))
+        .routes(routes!(compat::post_metrics))
+        .layer(DefaultBodyLimit::max(max_body));
+    let ingest = auth::behind(ingest, &tokens, auth::Token::Ingest);
+    let reads = OpenApiRouter::new()
+        .routes(routes!(queries::machines))
+        .routes(routes!(queries::samples))
+        .routes(routes!(queries::events))
+        .routes(routes!(compat::inventory))
+        .routes(routes!(queries::machine_metrics))
+        .routes(routes!(queries::fleet))
+        .merge(streams::routes()); // live streams (SSE, WebSocket): read routes too
+    let reads = auth::behind(reads, &tokens, auth::Token::Read);
+    let docs = OpenApiRouter::new().routes(routes!(openapi::spec));
+    // the dashboard's assets hold no data (its requests need the read token)
+    let dashboard = OpenApiRouter::new()
+        .routes(routes!(web::index))
+        .routes(routes!(web::file))
+        .routes(routes!(web::docs))
+        .routes(routes!(auth::login, auth::logout))
+        .with_state(tokens);
+    OpenApiRouter::with_openapi(openapi::base())
+        .merge(ingest)
+        .merge(reads)
+        .merge(alerting)
+        .merge(docs)
+        .merge(dashboard)
+        .split_for_parts()
+}
+
+/// The description of every route, as `GET /api/v1/openapi.json` serves it.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    openapi::finish(routes(0, Arc::new(Tokens::default())).1)
 }
 
 async fn no_route(req: Request) -> Error {

@@ -9,10 +9,12 @@ use axum::response::IntoResponse;
 use axum::Json;
 use chrono::{DateTime, Duration, TimeDelta, Utc};
 use common::timefmt::format;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::AppState;
+use super::openapi::tags;
+use super::{paths, AppState};
+use crate::alerts::MachineKind;
 use crate::error::{Error, Result};
 use crate::params::{self, TierChoice};
 use crate::rollup::{metric_names, Bucket};
@@ -26,30 +28,82 @@ const EVENTS_DEFAULT: u32 = 100;
 const EVENTS_MAX: u32 = 1000;
 
 /// `?from=&to=&limit=` (other parameters, such as `token`, are ignored here).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RangeQuery {
+    /// RFC 3339 timestamp or YYYY-MM-DD (inclusive). Default: no lower bound.
     from: Option<String>,
+    /// RFC 3339 timestamp (inclusive) or YYYY-MM-DD (the whole day). Default: now.
     to: Option<String>,
+    /// Events per answer, 1..1000 (default 100).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
 }
 
 /// `?from=&to=&limit=&step=&metric=&tier=`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SamplesQuery {
+    /// RFC 3339 timestamp or YYYY-MM-DD (inclusive). Default: one hour before `to`.
     from: Option<String>,
+    /// RFC 3339 timestamp (inclusive) or YYYY-MM-DD (the whole day). Default: now.
     to: Option<String>,
+    /// Raw samples per answer, 1..10000 (default 1000).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 10000)]
     limit: Option<String>,
+    /// Bucket width: seconds (`60`, `0.5`) or a duration (`5m`, `1h`). Without it the answer is
+    /// raw samples paged by `limit`; with it one bucket per step (rounded up to whole buckets of
+    /// the tier), at most 10000 buckets.
     step: Option<String>,
+    /// Comma list of the fields to answer with (e.g. `cpu_percent,mem_used_bytes`); default all.
+    /// Bucketed answers have the rollup metrics: the scalar fields, and for hosts
+    /// `temperature_c` (hottest sensor) and `fs_used_percent` (fullest filesystem).
     metric: Option<String>,
+    /// Which tier answers a bucketed query: `auto` (the coarsest tier whose buckets are at most
+    /// twice the step, or a coarser one when `from` is before that tier's retention), `raw`,
+    /// `minute` or `hour`.
+    #[param(value_type = Option<TierParam>)]
     tier: Option<String>,
 }
 
-pub async fn machines(State(state): State<AppState>) -> Result<Json<Value>> {
+/// The `tier` parameter.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)] // a schema only: the parameter is parsed by params::tier
+enum TierParam {
+    Auto,
+    Raw,
+    Minute,
+    Hour,
+}
+
+/// A machine in a path: the host_id of a host, the id of a container, or a container name when
+/// it names one container (or exactly one that is not removed).
+const MACHINE_ID: &str = "host_id of a host, id of a container, or a container name when it names one container (or exactly one that is not removed)";
+
+/// `GET /api/v1/machines`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MachineList {
+    /// Hosts first, then by name.
+    machines: Vec<crate::store::MachineView>,
+}
+
+#[utoipa::path(
+    get, path = paths::MACHINES, tag = tags::READ,
+    summary = "Hosts and containers known, with their status",
+    responses((status = 200, body = MachineList))
+)]
+pub async fn machines(State(state): State<AppState>) -> Result<Json<MachineList>> {
     let machines = state.store.machines(Utc::now()).await?;
-    Ok(Json(json!({ "machines": machines })))
+    Ok(Json(MachineList { machines }))
 }
 
 /// `GET /api/v1/fleet`: every host with its containers, statuses, newest values and open alerts.
+#[utoipa::path(
+    get, path = paths::FLEET, tag = tags::READ,
+    summary = "Every host with its containers: status, newest values (cpu_percent, mem_percent, disk and network rates, the fullest filesystem's used percent) and open alerts (firing, pending)",
+    responses((status = 200, body = crate::fleet::Fleet))
+)]
 pub async fn fleet(State(state): State<AppState>) -> Result<Json<crate::fleet::Fleet>> {
     let now = Utc::now();
     let machines = state.store.machines(now).await?;
@@ -58,6 +112,11 @@ pub async fn fleet(State(state): State<AppState>) -> Result<Json<crate::fleet::F
 }
 
 /// `GET /metrics/machines`: the hosts and their containers, in Prometheus text format.
+#[utoipa::path(
+    get, path = paths::MACHINE_METRICS, tag = tags::READ,
+    summary = "The newest value of every host and container metric of the hosts not stale, in Prometheus text format (labels host, host_id, container, image)",
+    responses((status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain"))
+)]
 pub async fn machine_metrics(State(state): State<AppState>) -> Result<impl IntoResponse> {
     let body =
         crate::exposition::render(state.latest.known(Utc::now())).map_err(|e| Error::Io(std::io::Error::other(e)))?;
@@ -67,11 +126,133 @@ pub async fn machine_metrics(State(state): State<AppState>) -> Result<impl IntoR
     ))
 }
 
+/// `GET /api/v1/machines/{id}/samples`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SamplesPage {
+    id: String,
+    kind: MachineKind,
+    name: String,
+    /// The range asked for (inclusive).
+    #[schema(value_type = String, format = DateTime)]
+    from: String,
+    #[schema(value_type = String, format = DateTime)]
+    to: String,
+    /// The tier the answer came from.
+    tier: AnsweredTier,
+    /// Bucket width in seconds (bucketed answers only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    step: Option<f64>,
+    /// Oldest first: raw samples, or one bucket per step.
+    #[schema(value_type = Vec<SampleRow>)]
+    samples: Vec<Value>,
+    /// When `limit` cut a raw answer short: where the next page starts.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    next_from: Option<String>,
+}
+
+/// Which tier answered.
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AnsweredTier {
+    Raw,
+    Minute,
+    Hour,
+}
+
+impl From<Source> for AnsweredTier {
+    fn from(s: Source) -> Self {
+        match s {
+            Source::Raw => AnsweredTier::Raw,
+            Source::Rollup(Tier::Minute) => AnsweredTier::Minute,
+            Source::Rollup(Tier::Hour) => AnsweredTier::Hour,
+        }
+    }
+}
+
+/// One row of `samples`: a raw host or container sample, or a bucket; with `metric`, only the
+/// fields named (and `sampled_at`).
+pub struct SampleRow;
+
+impl utoipa::PartialSchema for SampleRow {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::AnyOfBuilder;
+        use utoipa::openapi::Ref;
+        AnyOfBuilder::new()
+            .item(Ref::from_schema_name("HostSampleView"))
+            .item(Ref::from_schema_name("ContainerSampleView"))
+            .item(Ref::from_schema_name("Bucket"))
+            .description(Some(
+                "A raw host or container sample, or a bucket; with `metric`, only the fields named (and `sampled_at`)",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for SampleRow {
+    fn schemas(schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
+        use utoipa::PartialSchema;
+        schemas.push(("HostSampleView".into(), crate::store::HostSampleView::schema()));
+        schemas.push((
+            "ContainerSampleView".into(),
+            crate::store::ContainerSampleView::schema(),
+        ));
+        schemas.push(("Bucket".into(), bucket_schema()));
+        <crate::store::HostSampleView as utoipa::ToSchema>::schemas(schemas);
+    }
+}
+
+/// A bucket: the averages under the metric names, then `min`, `max`, `last` and `count` per metric.
+fn bucket_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Type};
+    let numbers = |what: &str| {
+        ObjectBuilder::new()
+            .description(Some(what))
+            .additional_properties(Some(AdditionalProperties::RefOr(
+                ObjectBuilder::new().schema_type(Type::Number).into(),
+            )))
+    };
+    ObjectBuilder::new()
+        .description(Some(
+            "One bucket of a step: the average of each metric under its name, and per metric its min, max, last value and count of samples",
+        ))
+        .property(
+            "sampled_at",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                    utoipa::openapi::KnownFormat::DateTime,
+                )))
+                .description(Some("The bucket's start")),
+        )
+        .required("sampled_at")
+        .property("min", numbers("The smallest value per metric"))
+        .required("min")
+        .property("max", numbers("The largest value per metric"))
+        .required("max")
+        .property("last", numbers("The last value per metric"))
+        .required("last")
+        .property("count", numbers("Samples per metric"))
+        .required("count")
+        .additional_properties(Some(AdditionalProperties::RefOr(
+            ObjectBuilder::new().schema_type(Type::Number).into(),
+        )))
+        .into()
+}
+
+#[utoipa::path(
+    get, path = paths::SAMPLES, tag = tags::READ,
+    summary = "Samples of one host or container, oldest first: raw, or one bucket per step from the raw, minute or hour tier",
+    params(("id" = String, Path, description = MACHINE_ID), SamplesQuery),
+    responses(
+        (status = 200, body = SamplesPage, description = "Raw samples (when `limit` cut the answer short, `next_from` is where the next page starts), or buckets when `step` is given"),
+        (status = 404, body = crate::error::ErrorBody, description = "No such machine"),
+    )
+)]
 pub async fn samples(
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,
     query: Result<Query<SamplesQuery>, QueryRejection>,
-) -> Result<Json<Value>> {
+) -> Result<Json<SamplesPage>> {
     let (Path(id), Query(q)) = (id.map_err(bad_path)?, query.map_err(bad_query)?);
     let now = Utc::now();
     let range = params::range(q.from.as_deref(), q.to.as_deref(), now, Some(Duration::hours(1)))?;
@@ -80,15 +261,17 @@ pub async fn samples(
     let tier = params::tier(q.tier.as_deref())?;
     let machine = state.store.resolve(&id).await?;
     let fields = selected(machine.kind, q.metric.as_deref())?;
-    let head = |tier: &str| {
-        json!({
-            "id": machine.ext_id,
-            "kind": machine.kind.as_str(),
-            "name": machine.name,
-            "from": format(&range.from),
-            "to": format(&range.to),
-            "tier": tier,
-        })
+    let kind = MachineKind::from(machine.kind);
+    let page = |source: Source, step: Option<f64>, samples: Vec<Value>, next_from: Option<String>| SamplesPage {
+        id: machine.ext_id.clone(),
+        kind,
+        name: machine.name.clone(),
+        from: format(&range.from),
+        to: format(&range.to),
+        tier: source.into(),
+        step,
+        samples,
+        next_from,
     };
     let Some((source, width)) = choose(tier, step, range.from, now, &state.retention) else {
         // raw samples, paged by `limit`, as the API always answered
@@ -97,16 +280,16 @@ pub async fn samples(
             .last_time()
             .filter(|_| more)
             .map(|t| format(&(t + Duration::milliseconds(1))));
-        let mut out = head("raw");
-        let mut samples = serde_json::to_value(&samples).map_err(|e| Error::InvalidParameter(e.to_string()))?;
-        if let (Some(fields), Some(list)) = (&fields, samples.as_array_mut()) {
-            for s in list.iter_mut().filter_map(Value::as_object_mut) {
+        let mut samples = match serde_json::to_value(&samples).map_err(|e| Error::InvalidParameter(e.to_string()))? {
+            Value::Array(list) => list,
+            _ => Vec::new(),
+        };
+        if let Some(fields) = &fields {
+            for s in samples.iter_mut().filter_map(Value::as_object_mut) {
                 s.retain(|k, _| k == "sampled_at" || fields.iter().any(|f| f == k));
             }
         }
-        out["samples"] = samples;
-        out["next_from"] = json!(next_from);
-        return Ok(Json(out));
+        return Ok(Json(page(Source::Raw, None, samples, next_from)));
     };
     let buckets_asked = (range.to - range.from).num_milliseconds() / width.num_milliseconds().max(1);
     if buckets_asked > i64::from(SAMPLES_MAX) {
@@ -124,11 +307,9 @@ pub async fn samples(
         .store
         .buckets(&machine, source, range.from, range.to, width, wanted.clone())
         .await?;
-    let mut out = head(source.as_str());
-    out["step"] = json!(width.num_milliseconds() as f64 / 1000.0);
-    out["samples"] = Value::Array(buckets.iter().map(|b| bucket_json(b, &names, &wanted)).collect());
-    out["next_from"] = Value::Null;
-    Ok(Json(out))
+    let step = width.num_milliseconds() as f64 / 1000.0;
+    let rows = buckets.iter().map(|b| bucket_json(b, &names, &wanted)).collect();
+    Ok(Json(page(source, Some(step), rows, None)))
 }
 
 /// Which source and bucket width answer a request; `None`: raw samples as they are.
@@ -241,19 +422,40 @@ fn bucket_json(b: &Bucket, names: &[&str], wanted: &[usize]) -> Value {
     Value::Object(out)
 }
 
+/// `GET /api/v1/machines/{id}/events`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct EventsPage {
+    id: String,
+    kind: MachineKind,
+    /// Newest first.
+    events: Vec<crate::store::EventView>,
+}
+
+#[utoipa::path(
+    get, path = paths::EVENTS, tag = tags::READ,
+    summary = "Container events of a container, or of every container of a host, newest first",
+    params(("id" = String, Path, description = MACHINE_ID), RangeQuery),
+    responses(
+        (status = 200, body = EventsPage),
+        (status = 404, body = crate::error::ErrorBody, description = "No such machine"),
+    )
+)]
 pub async fn events(
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,
     query: Result<Query<RangeQuery>, QueryRejection>,
-) -> Result<Json<Value>> {
+) -> Result<Json<EventsPage>> {
     let (Path(id), Query(q)) = (id.map_err(bad_path)?, query.map_err(bad_query)?);
     let range = params::range(q.from.as_deref(), q.to.as_deref(), Utc::now(), None)?;
     let limit = params::limit(q.limit.as_deref(), EVENTS_DEFAULT, EVENTS_MAX)?;
     let machine = state.store.resolve(&id).await?;
     let events = state.store.events(&machine, range.from, range.to, limit).await?;
-    Ok(Json(
-        json!({"id": machine.ext_id, "kind": machine.kind.as_str(), "events": events}),
-    ))
+    let kind = MachineKind::from(machine.kind);
+    Ok(Json(EventsPage {
+        id: machine.ext_id,
+        kind,
+        events,
+    }))
 }
 
 fn bad_path(e: PathRejection) -> Error {

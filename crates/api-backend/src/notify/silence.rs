@@ -9,7 +9,7 @@ use crate::alerts::{ActiveAlert, AlertEvent, AlertKey, AlertKind};
 
 /// One silence. Every matcher that is set must match; a `machine_id` also matches the
 /// containers of that host.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Silence {
     pub id: u64,
     /// A host id (its containers included) or a container id.

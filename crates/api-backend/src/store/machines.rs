@@ -19,6 +19,15 @@ pub enum Kind {
     Container,
 }
 
+impl From<Kind> for crate::alerts::MachineKind {
+    fn from(k: Kind) -> Self {
+        match k {
+            Kind::Host => crate::alerts::MachineKind::Host,
+            Kind::Container => crate::alerts::MachineKind::Container,
+        }
+    }
+}
+
 impl Kind {
     pub fn as_str(self) -> &'static str {
         match self {

@@ -14,9 +14,10 @@ use crate::error::{Error, Result};
 use crate::status::{self, ContainerFacts, Status};
 
 /// One entry of `GET /api/v1/machines`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MachineView {
     pub id: String,
+    #[schema(value_type = crate::alerts::MachineKind)]
     pub kind: &'static str,
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -54,7 +55,7 @@ pub struct MachineRef {
 }
 
 /// One stored host sample: the §2 `host` fields plus `sampled_at`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct HostSampleView {
     #[serde(with = "common::timefmt::millis")]
     pub sampled_at: DateTime<Utc>,
@@ -63,7 +64,7 @@ pub struct HostSampleView {
 }
 
 /// One stored container sample: the §2 container fields plus `sampled_at`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ContainerSampleView {
     #[serde(with = "common::timefmt::millis")]
     pub sampled_at: DateTime<Utc>,
@@ -93,7 +94,7 @@ pub struct ContainerSampleView {
 }
 
 /// Samples of one machine, oldest first.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum Samples {
     Host(Vec<HostSampleView>),
@@ -122,8 +123,9 @@ impl Samples {
 }
 
 /// One container event, as on the wire.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct EventView {
+    #[schema(value_type = common::wire::EventKind)]
     pub kind: &'static str,
     pub container_id: String,
     pub name: String,
@@ -134,14 +136,14 @@ pub struct EventView {
 }
 
 /// Compat inventory: a host.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct InventoryHost {
     pub id: String,
     pub name: String,
 }
 
 /// Compat inventory: a container and the id of its host.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct InventoryContainer {
     pub host: String,
     pub id: String,

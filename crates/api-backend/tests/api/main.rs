@@ -2,6 +2,7 @@
 //! app from the library on a fresh database (`SRMON_TEST_MYSQL_URL`, see `support`) and drives
 //! its router.
 
+mod described;
 mod support;
 
 mod alerting;
@@ -9,6 +10,7 @@ mod auth;
 mod compat;
 mod exposition;
 mod ingest;
+mod openapi;
 mod ops;
 mod outage;
 mod queries;

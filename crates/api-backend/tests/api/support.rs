@@ -181,14 +181,21 @@ impl TestApp {
     }
 }
 
-/// Sends a request through a router.
+/// Sends a request through a router. Every answer is checked against the OpenAPI description
+/// (`crate::described`): a JSON body that does not match its schema fails the test.
 pub async fn send_to(router: &axum::Router, req: Request<Body>) -> Reply {
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
     let response = router.clone().oneshot(req).await.expect("the router answers");
     let status = response.status();
     let headers = response.headers().clone();
     let bytes = response.into_body().collect().await.expect("body").to_bytes();
     let text = String::from_utf8_lossy(&bytes).into_owned();
     let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    crate::described::check(&method, &path, status, is_json.then_some(&json));
     Reply {
         status,
         headers,

@@ -24,9 +24,18 @@ use sqlx::MySqlPool;
 use super::replay::{self, Page};
 use super::{compat as payload, keep_alive, last_event_id, query, StreamQuery};
 use crate::error::Result;
+use crate::http::openapi::tags;
 use crate::http::AppState;
 use crate::hub::{PublishedAlert, Subscription};
 
+#[utoipa::path(
+    get, path = super::paths::ALERTS, tag = tags::READ,
+    summary = "Live alert events (Server-Sent Events)",
+    description = "Subscribes first, then: without Last-Event-ID, `event: snapshot` whose data is the JSON array of the active alerts (as /api/v1/alerts/active); with Last-Event-ID, every stored event after that id, oldest first; then live events, each `event: alert`, `id: <monotonic event id>`, `data: <alert event JSON>`, without gap or duplicate. A `: keep-alive` comment is sent every 15 s when idle. A client that falls more than the hub's capacity (1024 events) behind is disconnected; it reconnects with Last-Event-ID and misses nothing.",
+    params(("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id: every stored event with a greater id is replayed first (browsers' EventSource sends it on reconnect)."),
+        ("last_event_id" = Option<u64>, Query, description = "Same as the Last-Event-ID header, for clients that cannot send it."),),
+    responses((status = 200, description = "The event stream", content_type = "text/event-stream"))
+)]
 pub async fn native(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -48,6 +57,14 @@ pub async fn native(
     Ok(Sse::new(stream).keep_alive(keep_alive(&state)).into_response())
 }
 
+#[utoipa::path(
+    get, path = super::paths::COMPAT_ALERTS, tag = tags::COMPAT,
+    summary = "Alerts in the original system's SSE form",
+    description = "Unnamed events (no `event:` line), one per alert that starts firing (and per container re-creation), with `id:` set to the event id so a reconnect with Last-Event-ID resumes from storage. `data`: {\"messageType\": \"thresholdExceeded|thresholdDeceeded|zerovalue|containerIdChanged|timeout\", \"machineId\", \"machineName\", \"metricName\", \"threshold\", \"value\", \"timestamp\"}; threshold and value are strings (e.g. \"85.0\", \"2.0E10\"), timestamp `YYYY-MM-DDTHH:MM:SS` in the server's TZ; zerovalue, containerIdChanged and timeout have no metricName, threshold or value. A `: keep-alive` comment every 15 s.",
+    params(("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id: every stored event with a greater id is replayed first (browsers' EventSource sends it on reconnect)."),
+        ("last_event_id" = Option<u64>, Query, description = "Same as the Last-Event-ID header, for clients that cannot send it."),),
+    responses((status = 200, description = "The event stream", content_type = "text/event-stream"))
+)]
 pub async fn compat(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -17,9 +17,9 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::Query;
 use axum::http::HeaderMap;
 use axum::response::sse::KeepAlive;
-use axum::routing::get;
-use axum::Router;
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use crate::error::{Error, Result};
@@ -36,12 +36,12 @@ pub mod paths {
 }
 
 /// The stream routes; the caller puts them behind the read-token check.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(paths::ALERTS, get(alerts::native))
-        .route(paths::COMPAT_ALERTS, get(alerts::compat))
-        .route(paths::METRICS, get(records::sse))
-        .route(paths::WS_METRICS, get(records::ws))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(alerts::native))
+        .routes(routes!(alerts::compat))
+        .routes(routes!(records::sse))
+        .routes(routes!(records::ws))
 }
 
 /// Query parameters of the streams (others, such as `token`, are ignored).
@@ -106,7 +106,7 @@ mod tests {
 
     #[test]
     fn every_stream_is_described_in_openapi() {
-        let spec: serde_json::Value = serde_json::from_str(crate::http::OPENAPI_SPEC).unwrap();
+        let spec = serde_json::to_value(crate::http::openapi()).unwrap();
         for path in paths::ALL {
             assert!(spec["paths"][path]["get"].is_object(), "{path} is not in openapi.json");
         }

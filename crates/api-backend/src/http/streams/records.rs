@@ -17,9 +17,17 @@ use serde_json::json;
 
 use super::{keep_alive, query, StreamQuery};
 use crate::error::Result;
+use crate::http::openapi::tags;
 use crate::http::AppState;
 use crate::hub::{PublishedRecord, Subscription};
 
+#[utoipa::path(
+    get, path = super::paths::METRICS, tag = tags::READ,
+    summary = "Live records (Server-Sent Events)",
+    description = "Every newly stored record, live only (no replay). Without `machine`: `event: record`, data = the record (wire format v1). With a host id: that host's records, same form. With a container id: `event: sample`, data = {\"record_id\", \"host_id\", \"host_name\", \"sampled_at\", \"interval_ms\", \"container\": <the container's entry of the record>}. A `: keep-alive` comment every 15 s; a client too far behind is disconnected.",
+    params(("machine" = Option<String>, Query, description = "A host id or container id.")),
+    responses((status = 200, description = "The event stream", content_type = "text/event-stream"))
+)]
 pub async fn sse(State(state): State<AppState>, q: Result<Query<StreamQuery>, QueryRejection>) -> Result<Response> {
     let machine = query(q)?.machine.filter(|m| !m.is_empty());
     let sub = state.hub.subscribe_records();
@@ -52,6 +60,12 @@ fn render(published: &PublishedRecord, machine: Option<&str>) -> Option<Event> {
     Some(Event::default().event("sample").data(data.to_string()))
 }
 
+#[utoipa::path(
+    get, path = super::paths::WS_METRICS, tag = tags::COMPAT,
+    summary = "Live records over WebSocket",
+    description = "A WebSocket (GET with Upgrade: websocket) that pushes every newly stored record as one compact JSON text frame (wire format v1). Frames from the client are ignored; a client too far behind is closed.",
+    responses((status = 101, description = "Switching to the WebSocket protocol"))
+)]
 pub async fn ws(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
     // subscribed before the handshake answer: nothing stored after it is missed
     let sub = state.hub.subscribe_records();
