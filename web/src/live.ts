@@ -1,7 +1,9 @@
 // The tab's one live connection: the alert stream (SSE). EventSource reconnects by itself and
 // sends Last-Event-ID, so no alert is missed across a backend restart. It also keeps what the
 // views show of it: the open alerts (from the snapshot, then every event) and the feed of the
-// latest events, newest first.
+// latest events, newest first. A machine page watches its machine's samples on the same
+// connection (`samples=`): the stream is opened again for it, resuming after the last alert
+// event seen (`last_event_id`), so nothing is missed in between.
 import { useEffect, useState } from "preact/hooks";
 
 export type Connection = "connecting" | "live" | "lost";
@@ -33,6 +35,11 @@ let active = new Map<string, Alert>();
 let feed: Alert[] = [];
 const listeners = new Set<() => void>();
 let source: EventSource | null = null;
+let lastId = ""; // the id of the last alert event received
+let watched: { machine: string; listener: (s: LiveSample) => void } | null = null;
+
+/// A sample from the stream, shaped as the samples API answers raw samples.
+export type LiveSample = Record<string, unknown> & { sampled_at: string };
 
 function changed() {
   listeners.forEach((l) => l());
@@ -43,9 +50,17 @@ function set(next: Connection) {
   changed();
 }
 
+function url(): string {
+  const q = new URLSearchParams();
+  if (watched) q.set("samples", watched.machine);
+  if (lastId) q.set("last_event_id", lastId);
+  const query = q.toString();
+  return `/api/v1/alerts/stream${query ? `?${query}` : ""}`;
+}
+
 export function connect() {
   if (source) return;
-  source = new EventSource("/api/v1/alerts/stream");
+  source = new EventSource(url());
   source.onopen = () => set("live");
   source.onerror = () => set(source?.readyState === EventSource.CLOSED ? "lost" : "connecting");
   source.addEventListener("snapshot", (e) => {
@@ -54,20 +69,46 @@ export function connect() {
     set("live");
   });
   source.addEventListener("alert", (e) => {
+    lastId = (e as MessageEvent).lastEventId || lastId;
     const a: Alert = JSON.parse((e as MessageEvent).data);
     if (a.state === "pending" || a.state === "firing") active.set(a.alert_id, a);
     else active.delete(a.alert_id);
     feed = [a, ...feed].slice(0, FEED);
     changed();
   });
+  // a host's record: its host part; a container's sample: its container part
+  source.addEventListener("record", (e) => {
+    const r = JSON.parse((e as MessageEvent).data);
+    watched?.listener({ ...r.host, sampled_at: r.sampled_at });
+  });
+  source.addEventListener("sample", (e) => {
+    const s = JSON.parse((e as MessageEvent).data);
+    watched?.listener({ ...s.container, sampled_at: s.sampled_at });
+  });
+}
+
+/// Streams `machine`'s new samples to `listener` until the returned function is called.
+export function watchSamples(machine: string, listener: (s: LiveSample) => void): () => void {
+  const mine = { machine, listener };
+  watched = mine;
+  reopen();
+  return () => {
+    if (watched !== mine) return;
+    watched = null;
+    reopen();
+  };
+}
+
+function reopen() {
+  source?.close();
+  source = null;
+  connect();
 }
 
 /// After a login: the stream starts again with the new cookie.
 export function reconnect() {
-  source?.close();
-  source = null;
   set("connecting");
-  connect();
+  reopen();
 }
 
 /// Re-renders the caller on every change of the connection, the open alerts or the feed.

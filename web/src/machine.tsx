@@ -1,10 +1,13 @@
-// Machine page: live charts at 1 s for the last 15 minutes, longer ranges (1 h, 24 h, 7 d,
-// 30 d) from stored history through `samples?step` (the answer names its tier); alert events
+// Machine page: live charts at 1 s for the last 15 minutes (the stored ones, then each new
+// sample from the tab's one live connection), longer ranges (1 h, 24 h, 7 d,
+// 30 d, or a custom from–to) from stored history through `samples?step` (the answer names
+// its tier); alert events
 // and Docker events marked on the same time axis; for a host its filesystems, interfaces,
 // temperatures and per-core CPU, and its containers.
 import { useEffect, useState } from "preact/hooks";
 import { Fleet, getJson } from "./api";
 import { Chart, Mark } from "./chart";
+import { watchSamples } from "./live";
 import { bytes, percent, rate } from "./format";
 
 const RANGES: { key: string; secs: number }[] = [
@@ -15,7 +18,7 @@ const RANGES: { key: string; secs: number }[] = [
   { key: "30d", secs: 30 * 86400 },
 ];
 const POINTS = 600; // buckets asked for a stored range
-const LIVE_MS = 1000;
+const LIVE_SECS = 900;
 
 type Kind = "host" | "container";
 type Unit = (v: number) => string;
@@ -58,9 +61,49 @@ function toSeries(samples: Sample[], fields: string[]): Series {
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
+/// A time as a datetime-local input shows it (local time, minutes).
+const local = (ms: number) => {
+  const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60_000);
+  return d.toISOString().slice(0, 16);
+};
+
+/// The custom range's inputs: from and to in local time; the range once applied.
+function CustomRange({ applied, apply }: { applied: boolean; apply: (from: number, to: number) => void }) {
+  const [from, setFrom] = useState(local(Date.now() - 2 * 3600_000));
+  const [to, setTo] = useState(local(Date.now()));
+  const [wrong, setWrong] = useState<string | null>(null);
+  const submit = (e: Event) => {
+    e.preventDefault();
+    const f = new Date(from).getTime();
+    const t = new Date(to).getTime();
+    if (!Number.isFinite(f) || !Number.isFinite(t)) return setWrong("both times are needed");
+    if (f >= t) return setWrong("from must be before to");
+    setWrong(null);
+    apply(f, t);
+  };
+  return (
+    <form class={applied ? "custom on" : "custom"} id="custom-range" onSubmit={submit}>
+      <input type="datetime-local" name="from" value={from} onInput={(e) => setFrom((e.target as HTMLInputElement).value)} />
+      –
+      <input type="datetime-local" name="to" value={to} onInput={(e) => setTo((e.target as HTMLInputElement).value)} />
+      <button type="submit" class={applied ? "sort on" : "sort"} data-range="custom">
+        custom
+      </button>
+      {wrong ? <span class="field-error">{wrong}</span> : null}
+    </form>
+  );
+}
+
+/// The range shown, in epoch milliseconds: the last `range`, or the custom one.
+function span(range: string, custom: { from: number; to: number } | null): [number, number] {
+  if (range === "custom" && custom) return [custom.from, custom.to];
+  const now = Date.now();
+  return [now - RANGES.find((r) => r.key === range)!.secs * 1000, now];
+}
 
 export function MachineView({ id }: { id: string }) {
   const [range, setRange] = useState("15m");
+  const [custom, setCustom] = useState<{ from: number; to: number } | null>(null);
   const [answer, setAnswer] = useState<SamplesAnswer | null>(null);
   const [samples, setSamples] = useState<Sample[]>([]);
   const [latest, setLatest] = useState<Sample | null>(null);
@@ -73,23 +116,41 @@ export function MachineView({ id }: { id: string }) {
 
   useEffect(() => {
     let stop = false;
-    let timer: number | undefined;
-    const secs = RANGES.find((r) => r.key === range)!.secs;
     const started = performance.now();
-    const to = Date.now();
-    const from = to - secs * 1000;
+    const [from, to] = span(range, custom);
+    const secs = (to - from) / 1000;
     let shown: Sample[] = []; // what the charts hold, for the live updates
+    let loaded = false;
+    let early: Sample[] = []; // live samples that came before the stored ones
+    // 15 minutes stay live: each new sample from the stream, once the stored ones are shown
+    const append = (fresh: Sample[]) => {
+      const newest = shown.length ? Date.parse(shown[shown.length - 1].sampled_at) : 0;
+      const after = fresh.filter((s) => Date.parse(s.sampled_at) > newest);
+      if (!after.length) return;
+      const cut = Date.now() - LIVE_SECS * 1000;
+      shown = [...shown, ...after].filter((x) => Date.parse(x.sampled_at) >= cut);
+      setSamples(shown);
+      setLatest(after[after.length - 1]);
+    };
+    const unwatch =
+      range === "15m"
+        ? watchSamples(id, (s) => {
+            if (loaded) append([s]);
+            else early.push(s);
+          })
+        : null;
     const load = async () => {
       try {
         // the kind first (it decides the fields): one raw sample, the newest, in full
-        const head = await getJson<SamplesAnswer>(`${path}/samples?from=${iso(to - 10_000)}&limit=100`);
+        const end = Math.min(to, Date.now()); // a custom range may end ahead
+        const head = await getJson<SamplesAnswer>(`${path}/samples?from=${iso(end - 10_000)}&to=${iso(end)}&limit=100`);
         if (stop) return;
         setLatest(head.samples[head.samples.length - 1] ?? null);
         const fields = CHARTS[head.kind].flatMap((c) => c.fields).join(",");
         const q =
           range === "15m"
             ? `from=${iso(from)}&metric=${fields}&limit=2000`
-            : `from=${iso(from)}&step=${Math.max(1, Math.round(secs / POINTS))}&metric=${fields}`;
+            : `from=${iso(from)}&to=${iso(to)}&step=${Math.max(1, Math.round(secs / POINTS))}&metric=${fields}`;
         const a = await getJson<SamplesAnswer>(`${path}/samples?${q}`);
         if (stop) return;
         setAnswer(a);
@@ -97,27 +158,12 @@ export function MachineView({ id }: { id: string }) {
         setSamples(shown);
         setError(null);
         requestAnimationFrame(() => setDrawnMs(Math.round(performance.now() - started)));
-        if (range === "15m") timer = window.setTimeout(() => live(fields), LIVE_MS);
+        loaded = true;
+        append(early);
+        early = [];
       } catch (e) {
         if (!stop) setError((e as Error).message);
       }
-    };
-    // 15 minutes stay live: the samples newer than the last one, once a second
-    const live = async (fields: string) => {
-      try {
-        const newest = shown.length ? Date.parse(shown[shown.length - 1].sampled_at) : Date.now() - 900_000;
-        const after = iso(newest + 1);
-        const a = await getJson<SamplesAnswer>(`${path}/samples?from=${after}&metric=${fields}&limit=500`);
-        if (stop) return;
-        if (a.samples.length) {
-          const cut = Date.now() - 900_000;
-          shown = [...shown, ...a.samples].filter((x) => Date.parse(x.sampled_at) >= cut);
-          setSamples(shown);
-        }
-      } catch {
-        // a missed second is drawn by the next one
-      }
-      if (!stop) timer = window.setTimeout(() => live(fields), LIVE_MS);
     };
     // alert events and Docker events of the range, marked on the charts
     const context = async () => {
@@ -151,14 +197,13 @@ export function MachineView({ id }: { id: string }) {
     getJson<Fleet>("/api/v1/fleet").then(setFleet).catch(() => undefined);
     return () => {
       stop = true;
-      window.clearTimeout(timer);
+      unwatch?.();
     };
-  }, [id, range]);
+  }, [id, range, custom]);
 
   const kind = answer?.kind;
-  const secs = RANGES.find((r) => r.key === range)!.secs;
-  const now = Date.now() / 1000;
-  const shownRange: [number, number] = [now - secs, now];
+  const [shownFrom, shownTo] = span(range, custom);
+  const shownRange: [number, number] = [shownFrom / 1000, shownTo / 1000];
   const host = fleet?.hosts.find((h) => h.id === id);
   const series = kind ? CHARTS[kind] : [];
   return (
@@ -172,6 +217,13 @@ export function MachineView({ id }: { id: string }) {
             {r.key}
           </button>
         ))}
+        <CustomRange
+          applied={range === "custom"}
+          apply={(from, to) => {
+            setCustom({ from, to });
+            setRange("custom");
+          }}
+        />
         <span class="dim" id="tier">
           {answer ? `${answer.tier} tier, ${samples.length} points${range === "15m" ? ", live" : ""}` : "loading…"}
         </span>
@@ -187,7 +239,7 @@ export function MachineView({ id }: { id: string }) {
           const s = toSeries(samples, c.fields);
           return (
             <Chart
-              key={`${c.title}-${range}`}
+              key={`${c.title}-${range}-${custom?.from ?? ""}-${custom?.to ?? ""}`}
               title={c.title}
               times={s.times}
               series={c.fields.map((f, i) => ({ label: f, values: s.values[f], color: COLORS[i % COLORS.length] }))}

@@ -14,8 +14,9 @@
 // e2e-meanwhile raised while it was away (prints "meanwhile"). rules: adds a rule for the host
 // e2e-rule-host (the admin token asked for on the refused write, the API's validation message
 // shown beside the clear field), then edits its raise value to 25 (prints "saved"). machine:
-// the machine page draws its CPU chart from raw samples, live, then 24 hours from a rollup
-// tier (prints the tiers). docs: the API description page at URL+PATH shows the generated
+// the machine page draws its CPU chart from raw samples, live over the tab's one stream (no
+// polling), then 24 hours from a rollup tier, then a custom range (refused when from is not
+// before to), the last 20 minutes from raw samples (prints the tiers). docs: the API description page at URL+PATH shows the generated
 // description's title and operations (prints how many). All save a
 // screenshot, print what they saw, exit non-zero when a check fails.
 import { chromium } from "playwright-core";
@@ -139,6 +140,8 @@ try {
     console.log("saved");
   } else if (check === "machine") {
     const machine = arg;
+    const requests = [];
+    page.on("request", (r) => requests.push(r.url()));
     await page.goto(`${url}#/machine/${encodeURIComponent(machine)}`);
     const points = () =>
       page.waitForFunction(() => Number(document.querySelector('.chart[data-title="CPU"]')?.dataset.points ?? 0) > 0, null, {
@@ -147,13 +150,21 @@ try {
     await points();
     console.log(`15m: ${await page.locator("#tier").textContent()}`);
     const first = Number(await page.locator('.chart[data-title="CPU"]').getAttribute("data-points"));
+    const loaded = requests.length;
     // live: more points arrive without a reload
     await page.waitForFunction(
       (n) => Number(document.querySelector('.chart[data-title="CPU"]')?.dataset.points ?? 0) > n,
       first,
       { timeout: 20000 },
     );
-    console.log("15m: live");
+    // the new points came over the tab's one stream, not from polling the samples
+    const polls = requests.slice(loaded).filter((u) => u.includes("/samples")).length;
+    const streams = requests.filter((u) => u.includes("/api/v1/alerts/stream")).map((u) => new URL(u).search);
+    console.log(`15m: live, ${polls} sample requests since, streams ${JSON.stringify(streams)}`);
+    if (polls > 0) throw new Error(`the live chart polled the samples ${polls} times`);
+    if (!streams.some((q) => new URLSearchParams(q).get("samples") === machine)) {
+      throw new Error(`no stream with samples=${machine}: ${streams}`);
+    }
     await page.click('button[data-range="24h"]');
     await page.waitForFunction(() => /minute tier/.test(document.querySelector("#tier")?.textContent ?? ""), null, {
       timeout: 20000,
@@ -161,6 +172,26 @@ try {
     await points();
     console.log(`24h: ${await page.locator("#tier").textContent()}`);
     console.log(`drawn: ${await page.locator("#drawn").getAttribute("data-ms")} ms`);
+    // a custom range: refused when from is not before to, then the last 20 minutes in 2 s buckets
+    const local = (ms) => new Date(ms - new Date(ms).getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+    const now = Date.now();
+    await page.fill('#custom-range input[name="from"]', local(now));
+    await page.fill('#custom-range input[name="to"]', local(now - 3600_000));
+    await page.click('button[data-range="custom"]');
+    console.log(`custom refused: ${await page.locator("#custom-range .field-error").textContent()}`);
+    await page.fill('#custom-range input[name="from"]', local(now - 20 * 60_000));
+    await page.fill('#custom-range input[name="to"]', local(now + 2 * 60_000));
+    await page.click('button[data-range="custom"]');
+    await page
+      .waitForFunction(() => /raw tier, [1-9]\d* points$/.test(document.querySelector("#tier")?.textContent ?? ""), null, {
+        timeout: 20000,
+      })
+      .catch(async (e) => {
+        const error = await page.locator(".machine .error").textContent().catch(() => "");
+        throw new Error(`custom range: ${await page.locator("#tier").textContent()} ${error}: ${e.message}`);
+      });
+    await points();
+    console.log(`custom: ${await page.locator("#tier").textContent()}`);
   } else if (check === "docs") {
     await page.goto(`${url.replace(/\/$/, "")}${arg}`);
     await page.locator(".information-container .title").waitFor({ timeout: 20000 });

@@ -79,7 +79,13 @@ async fn the_fleet_view_lists_a_busy_container_and_the_machine_page_charts_its_h
     // the host's page: live raw samples, then a day from the minute tier
     let shot = artifact("machine.png");
     let seen = browser("machine", &format!("{base}/"), &pipeline.host_id, &shot);
-    for step in ["15m: raw tier", "15m: live", "24h: minute tier"] {
+    for step in [
+        "15m: raw tier",
+        "15m: live",
+        "24h: minute tier",
+        "custom refused: from must be before to",
+        "custom: raw tier",
+    ] {
         assert!(seen.contains(step), "{step}:\n{seen}");
     }
 }

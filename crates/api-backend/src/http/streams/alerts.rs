@@ -4,7 +4,9 @@
 //!
 //! - native `/api/v1/alerts/stream`: without `Last-Event-ID` it starts with `event: snapshot`
 //!   (the active alerts as a JSON array); each change is `event: alert`, `id: <id>`,
-//!   `data: <AlertEvent JSON>`.
+//!   `data: <AlertEvent JSON>`. With `samples=<machine id>` it carries that machine's new
+//!   records too (as `records` renders them, without `id:`), so a dashboard page needs one
+//!   connection for its alerts and its live chart.
 //! - compat `/api/metrics/threshold-alert`: unnamed events with the original system's payload,
 //!   only for events that have a compat `messageType`; they carry `id:` too, so a reconnect
 //!   resumes the same way.
@@ -33,7 +35,8 @@ use crate::hub::{PublishedAlert, Subscription};
     summary = "Live alert events (Server-Sent Events)",
     description = "Subscribes first, then: without Last-Event-ID, `event: snapshot` whose data is the JSON array of the active alerts (as /api/v1/alerts/active); with Last-Event-ID, every stored event after that id, oldest first; then live events, each `event: alert`, `id: <monotonic event id>`, `data: <alert event JSON>`, without gap or duplicate. A `: keep-alive` comment is sent every 15 s when idle. A client that falls more than the hub's capacity (1024 events) behind is disconnected; it reconnects with Last-Event-ID and misses nothing.",
     params(("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id: every stored event with a greater id is replayed first (browsers' EventSource sends it on reconnect)."),
-        ("last_event_id" = Option<u64>, Query, description = "Same as the Last-Event-ID header, for clients that cannot send it."),),
+        ("last_event_id" = Option<u64>, Query, description = "Same as the Last-Event-ID header, for clients that cannot send it."),
+        ("samples" = Option<String>, Query, description = "A host id or container id: the stream also carries that machine's new samples, live, as `/api/v1/metrics/stream?machine=` sends them (`event: record` or `event: sample`, without `id:`), so a page needs one connection for both. The stream ends when either part falls too far behind."),),
     responses((status = 200, description = "The event stream", content_type = "text/event-stream"))
 )]
 pub async fn native(
@@ -41,20 +44,32 @@ pub async fn native(
     headers: HeaderMap,
     q: Result<Query<StreamQuery>, QueryRejection>,
 ) -> Result<Response> {
-    let after = last_event_id(&headers, &query(q)?)?;
+    let q = query(q)?;
+    let after = last_event_id(&headers, &q)?;
     let sub = state.hub.subscribe_alerts();
+    // subscribed before the replay starts: no record stored meanwhile is missed
+    let samples = q
+        .samples
+        .filter(|m| !m.is_empty())
+        .map(|m| super::records::events(state.hub.subscribe_records(), Some(m)));
     let snapshot = match after {
         Some(_) => None,
         None => Some(snapshot_event(&state)),
     };
-    let events = events(&state, sub, after).await?.map(|a| {
+    let alerts = events(&state, sub, after).await?.map(|a| {
         Event::default()
             .event("alert")
             .id(a.id.to_string())
             .data(a.json.as_str())
     });
-    let stream = stream::iter(snapshot).chain(events).map(Ok::<_, Infallible>);
-    Ok(Sse::new(stream).keep_alive(keep_alive(&state)).into_response())
+    let alerts = stream::iter(snapshot).chain(alerts);
+    let stream = match samples {
+        None => alerts.boxed(),
+        Some(samples) => until_either_ends(alerts, samples).boxed(),
+    };
+    Ok(Sse::new(stream.map(Ok::<_, Infallible>))
+        .keep_alive(keep_alive(&state))
+        .into_response())
 }
 
 #[utoipa::path(
@@ -79,6 +94,15 @@ pub async fn compat(
         ))
     });
     Ok(Sse::new(events).keep_alive(keep_alive(&state)).into_response())
+}
+
+/// The events of both streams as they come, ending when either one ends.
+fn until_either_ends(
+    a: impl Stream<Item = Event> + Send + 'static,
+    b: impl Stream<Item = Event> + Send + 'static,
+) -> impl Stream<Item = Event> {
+    let end = || stream::once(async { None });
+    stream::select(a.map(Some).chain(end()), b.map(Some).chain(end())).scan((), |(), e| async move { e })
 }
 
 fn snapshot_event(state: &AppState) -> Event {

@@ -51,6 +51,8 @@ pub struct StreamQuery {
     last_event_id: Option<String>,
     /// `/api/v1/metrics/stream`: a host id or container id.
     machine: Option<String>,
+    /// `/api/v1/alerts/stream`: a host id or container id whose samples the stream carries too.
+    samples: Option<String>,
 }
 
 fn query(q: Result<Query<StreamQuery>, QueryRejection>) -> Result<StreamQuery> {
@@ -92,7 +94,7 @@ mod tests {
         let mut h = HeaderMap::new();
         let q = StreamQuery {
             last_event_id: Some("7".into()),
-            machine: None,
+            ..StreamQuery::default()
         };
         assert_eq!(last_event_id(&h, &q).unwrap(), Some(7));
         h.insert("last-event-id", HeaderValue::from_static("12"));

@@ -12,7 +12,7 @@ use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
-use futures_util::stream;
+use futures_util::stream::{self, Stream, StreamExt};
 use serde_json::json;
 
 use super::{keep_alive, query, StreamQuery};
@@ -30,16 +30,21 @@ use crate::hub::{PublishedRecord, Subscription};
 )]
 pub async fn sse(State(state): State<AppState>, q: Result<Query<StreamQuery>, QueryRejection>) -> Result<Response> {
     let machine = query(q)?.machine.filter(|m| !m.is_empty());
-    let sub = state.hub.subscribe_records();
-    let events = stream::unfold((sub, machine), |(mut sub, machine)| async move {
+    let events = events(state.hub.subscribe_records(), machine).map(Ok::<_, Infallible>);
+    Ok(Sse::new(events).keep_alive(keep_alive(&state)).into_response())
+}
+
+/// The events of every new record (`machine`: of that host or container only); ends when the
+/// subscriber fell too far behind.
+pub fn events(sub: Subscription<PublishedRecord>, machine: Option<String>) -> impl Stream<Item = Event> {
+    stream::unfold((sub, machine), |(mut sub, machine)| async move {
         loop {
             let published = sub.recv().await?;
             if let Some(event) = render(&published, machine.as_deref()) {
-                return Some((Ok::<_, Infallible>(event), (sub, machine)));
+                return Some((event, (sub, machine)));
             }
         }
-    });
-    Ok(Sse::new(events).keep_alive(keep_alive(&state)).into_response())
+    })
 }
 
 /// The event for `machine` (a host or container id; `None`: every record), if the record has one.

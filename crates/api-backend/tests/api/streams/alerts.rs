@@ -1,5 +1,6 @@
 //! The native alert stream: snapshot on connect, live events with their ids, `Last-Event-ID`
-//! replay from storage without gap or duplicate, slow clients dropped, heartbeats, auth.
+//! replay from storage without gap or duplicate, slow clients dropped, heartbeats, auth, and a
+//! machine's samples on the same connection.
 
 use std::time::{Duration, Instant};
 
@@ -208,4 +209,35 @@ async fn streams_need_the_read_token_which_may_come_as_query_or_cookie() {
         .await
         .unwrap();
     assert_eq!(by_cookie.status(), 200);
+}
+
+#[tokio::test]
+async fn with_samples_the_alert_stream_also_carries_that_machines_new_records_without_ids() {
+    let s = Served::start(HubSettings::default()).await;
+    let mut sse = s.sse(&format!("{STREAM}?samples=h1"), None).await;
+    assert_eq!(sse.next_event().await.unwrap().event.as_deref(), Some("snapshot"));
+
+    let now = chrono::Utc::now();
+    let other = crate::support::host_record("r0", "h2", &crate::support::ts(now));
+    let mine = crate::support::host_record("r1", "h1", &crate::support::ts(now));
+    assert_eq!(s.ingest(&serde_json::json!([other, mine])).await["accepted"], 2);
+    let record = sse.next_event().await.expect("h1's record");
+    assert_eq!(record.event.as_deref(), Some("record"));
+    assert_eq!(record.json()["record_id"], "r1", "only h1's records");
+    assert_eq!(record.id, None, "a record does not move Last-Event-ID");
+
+    // alerts keep coming on the same connection, with their ids
+    let alert = threshold_event("h7", AlertState::Firing, 95.0, at("2026-03-01T10:00:00Z"));
+    s.app.hub.publish_alert(41, &alert);
+    let live = sse.next_event().await.expect("the alert");
+    assert_eq!((live.event.as_deref(), live.id.as_deref()), (Some("alert"), Some("41")));
+
+    // resumed with last_event_id and samples together: the replay, then the samples
+    store_events(&s.app, &[(42, alert.clone())]).await;
+    let mut resumed = s.sse(&format!("{STREAM}?samples=h1&last_event_id=41"), None).await;
+    assert_eq!(resumed.next_event().await.unwrap().id.as_deref(), Some("42"));
+    let later = crate::support::host_record("r2", "h1", &crate::support::ts(now + chrono::Duration::seconds(1)));
+    assert_eq!(s.ingest(&serde_json::json!([later])).await["accepted"], 1);
+    let record = resumed.next_event().await.expect("h1's next record");
+    assert_eq!(record.json()["record_id"], "r2");
 }
