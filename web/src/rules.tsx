@@ -232,28 +232,32 @@ function Silences() {
       <h2>Silences</h2>
       <div class="toolbar">
         <label>
-          machine id <input value={machine} onInput={(e) => setMachine((e.target as HTMLInputElement).value)} />
+          machine id <input name="silence_machine" value={machine} onInput={(e) => setMachine((e.target as HTMLInputElement).value)} />
         </label>
         <label>
           for (hours) <input type="number" min="0.1" step="any" value={hours} onInput={(e) => setHours(Number((e.target as HTMLInputElement).value))} />
         </label>
         <label>
-          why <input value={comment} onInput={(e) => setComment((e.target as HTMLInputElement).value)} />
+          why <input name="silence_comment" value={comment} onInput={(e) => setComment((e.target as HTMLInputElement).value)} />
         </label>
-        <button onClick={create}>Silence</button>
+        <button id="silence" onClick={create}>
+          Silence
+        </button>
       </div>
       {error ? <p class="error">{error}</p> : null}
       {needAdmin ? <AdminToken retry={create} /> : null}
       <table class="alerts" id="silences">
         <tbody>
           {list.map((s) => (
-            <tr>
+            <tr data-silence={s.id} data-machine={s.machine_id ?? ""}>
               <td>{s.machine_id ?? (s.rule_id !== undefined ? `rule ${s.rule_id}` : s.kind ?? "everything")}</td>
               <td>until {new Date(s.ends_at).toLocaleString()}</td>
               <td>{Date.parse(s.ends_at) > now ? "active" : "over"}</td>
               <td>{s.comment}</td>
               <td>
-                <button onClick={() => write(() => send("DELETE", `/api/v1/silences/${s.id}`))}>Expire</button>
+                <button class="expire" onClick={() => write(() => send("DELETE", `/api/v1/silences/${s.id}`))}>
+                  Expire
+                </button>
               </td>
             </tr>
           ))}

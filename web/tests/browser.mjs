@@ -13,7 +13,8 @@
 // "fired"), then, once the connection was lost and is live again, an alert of the host
 // e2e-meanwhile raised while it was away (prints "meanwhile"). rules: adds a rule for the host
 // e2e-rule-host (the admin token asked for on the refused write, the API's validation message
-// shown beside the clear field), then edits its raise value to 25 (prints "saved"). machine:
+// shown beside the clear field), then edits its raise value to 25 (prints "saved"), then
+// silences that host and expires the silence. machine:
 // the machine page draws its CPU chart from raw samples, live over the tab's one stream (no
 // polling), then 24 hours from a rollup tier, then a custom range (refused when from is not
 // before to), the last 20 minutes from raw samples (prints the tiers). docs: the API description page at URL+PATH shows the generated
@@ -138,6 +139,17 @@ try {
       { timeout: 10000 },
     );
     console.log("saved");
+    // a silence of the host: created (the admin token is kept for the session), listed, expired
+    await page.fill('input[name="silence_machine"]', "e2e-rule-host");
+    await page.fill('input[name="silence_comment"]', "maintenance");
+    await page.click("#silence");
+    const silence = page.locator('#silences tr[data-machine="e2e-rule-host"]');
+    await silence.waitFor({ timeout: 10000 });
+    console.log(`silenced: ${(await silence.textContent()).replace(/\s+/g, " ")}`);
+    console.log(`silence id: ${await silence.getAttribute("data-silence")}`);
+    await silence.locator("button.expire").click();
+    await silence.waitFor({ state: "detached", timeout: 10000 });
+    console.log("silence expired");
   } else if (check === "machine") {
     const machine = arg;
     const requests = [];

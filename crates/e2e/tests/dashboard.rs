@@ -4,7 +4,8 @@
 //! live from raw samples and a day from the minute tier; the alerts view shows the
 //! container's alert firing without a reload and, after a backend restart under the open page,
 //! an alert raised before the page was back (`Last-Event-ID`); a rule added and edited in the
-//! rules view (admin token asked for, validation shown) is enforced; with API_READ_TOKEN set the page
+//! rules view (admin token asked for, validation shown) is enforced, and a silence made there is
+//! listed and expired; with API_READ_TOKEN set the page
 //! asks for the token, refuses a wrong one, and keeps the right one only in an HttpOnly cookie;
 //! the API description page shows the generated description's operations.
 //! The screenshots are kept under `target/debug/e2e-artifacts/`.
@@ -213,6 +214,28 @@ async fn a_rule_changed_in_the_rules_view_is_enforced() {
         "{seen}"
     );
     assert!(seen.contains("saved"), "{seen}");
+    // the silence made in the view was the API's, and expiring it there removed it
+    let silenced = seen.lines().find(|l| l.starts_with("silenced: ")).unwrap_or_default();
+    assert!(
+        silenced.contains("e2e-rule-host") && silenced.contains("active") && silenced.contains("maintenance"),
+        "{seen}"
+    );
+    assert!(seen.contains("silence expired"), "{seen}");
+    let id: u64 = seen
+        .lines()
+        .find_map(|l| l.strip_prefix("silence id: ")?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no silence id:\n{seen}"));
+    let silences = stack
+        .try_get_json(&format!("{base}/api/v1/silences"))
+        .await
+        .expect("silences");
+    let ids: Vec<u64> = silences["silences"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|s| s["id"].as_u64())
+        .collect();
+    assert!(!ids.contains(&id), "silence {id} still listed: {silences}");
     // 27 % is over the edited limit (25) and under the one first saved (30) and the default (85)
     let now = common::timefmt::format(&chrono::Utc::now());
     let record = serde_json::json!([{"schema": 1, "record_id": "rule-1", "host_id": "e2e-rule-host",
