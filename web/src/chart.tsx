@@ -61,6 +61,9 @@ export function Chart({ title, times, series, format, marks, range }: ChartProps
               ctx.stroke();
             }
             ctx.restore();
+            // when and what it last drew (web/tests/bench.mjs times a range change by it)
+            el.dataset.drawnAt = String(performance.now());
+            el.dataset.drawnPoints = String(u.data[0].length);
           },
         ],
       },
