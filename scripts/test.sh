@@ -52,6 +52,14 @@ SRMON_STARTED_FILE="$started_file" bash scripts/services.sh up
 # shellcheck disable=SC1091
 . "$SRMON_SERVICES_DIR/env"
 
+# a failing test keeps its database to look at; the next run starts without them
+sql=(mariadb -h 127.0.0.1 -P "${SRMON_MYSQL_PORT:-3306}" -u srmon -psrmon -N -B)
+left=$("${sql[@]}" -e "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'e2e\\_%' OR schema_name LIKE 'apitest\\_%'" 2>/dev/null || true)
+if [[ -n $left ]]; then
+    echo "[test] dropping $(wc -l <<<"$left") databases left by earlier test runs" >&2
+    while read -r db; do "${sql[@]}" -e "DROP DATABASE IF EXISTS \`$db\`" || true; done <<<"$left"
+fi
+
 echo "[test] building the dashboard (scripts/build-web.sh)" >&2
 bash scripts/build-web.sh
 

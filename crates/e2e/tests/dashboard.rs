@@ -89,6 +89,8 @@ async fn the_fleet_view_lists_a_busy_container_and_the_machine_page_charts_its_h
     ] {
         assert!(seen.contains(step), "{step}:\n{seen}");
     }
+    drop(pipeline);
+    stack.db.drop_db().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -123,6 +125,7 @@ async fn with_a_read_token_the_page_asks_for_it_and_refuses_a_wrong_one() {
         .find_map(|l| l.strip_prefix("operations: ")?.parse().ok())
         .unwrap_or_else(|| panic!("no operations:\n{seen}"));
     assert!(operations >= 39, "{operations} operations shown:\n{seen}");
+    stack.db.drop_db().await;
 }
 
 /// Reads `node`'s output lines until one is `want`; panics with what came instead.
@@ -196,6 +199,7 @@ async fn an_alert_appears_live_and_one_raised_during_a_backend_restart_is_not_mi
         String::from_utf8_lossy(&out.stderr)
     );
     assert_screenshot(&shot);
+    stack.db.drop_db().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -254,4 +258,5 @@ async fn a_rule_changed_in_the_rules_view_is_enforced() {
     })
     .await;
     assert_eq!(active["threshold"], 25.0, "{active}");
+    stack.db.drop_db().await;
 }

@@ -180,4 +180,5 @@ async fn prometheus_scrapes_the_server_room_with_the_shipped_files() {
         missing.is_empty(),
         "the dashboard uses metrics nobody exposes: {missing:?}"
     );
+    stack.db.drop_db().await;
 }
