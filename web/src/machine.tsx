@@ -61,6 +61,8 @@ function toSeries(samples: Sample[], fields: string[]): Series {
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
+/// The kind of each machine seen, so a range change asks for its charts at once.
+const kinds = new Map<string, Kind>();
 /// A time as a datetime-local input shows it (local time, minutes).
 const local = (ms: number) => {
   const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60_000);
@@ -141,17 +143,26 @@ export function MachineView({ id }: { id: string }) {
         : null;
     const load = async () => {
       try {
-        // the kind first (it decides the fields): one raw sample, the newest, in full
+        // the newest raw sample, in full (the details; and the kind, which decides the fields)
         const end = Math.min(to, Date.now()); // a custom range may end ahead
-        const head = await getJson<SamplesAnswer>(`${path}/samples?from=${iso(end - 10_000)}&to=${iso(end)}&limit=100`);
+        const head = getJson<SamplesAnswer>(`${path}/samples?from=${iso(end - 10_000)}&to=${iso(end)}&limit=100`);
+        const charted = (kind: Kind) => {
+          const fields = CHARTS[kind].flatMap((c) => c.fields).join(",");
+          const q =
+            range === "15m"
+              ? `from=${iso(from)}&metric=${fields}&limit=2000`
+              : `from=${iso(from)}&to=${iso(to)}&step=${Math.max(1, Math.round(secs / POINTS))}&metric=${fields}&stats=none`;
+          return getJson<SamplesAnswer>(`${path}/samples?${q}`);
+        };
+        // a kind seen before: both requests at once
+        const known = kinds.get(id);
+        const ahead = known ? charted(known) : null;
+        ahead?.catch(() => undefined); // awaited below, unless the kind changed
+        const h = await head;
         if (stop) return;
-        setLatest(head.samples[head.samples.length - 1] ?? null);
-        const fields = CHARTS[head.kind].flatMap((c) => c.fields).join(",");
-        const q =
-          range === "15m"
-            ? `from=${iso(from)}&metric=${fields}&limit=2000`
-            : `from=${iso(from)}&to=${iso(to)}&step=${Math.max(1, Math.round(secs / POINTS))}&metric=${fields}`;
-        const a = await getJson<SamplesAnswer>(`${path}/samples?${q}`);
+        kinds.set(id, h.kind);
+        setLatest(h.samples[h.samples.length - 1] ?? null);
+        const a = await (known === h.kind && ahead ? ahead : charted(h.kind));
         if (stop) return;
         setAnswer(a);
         shown = a.samples;

@@ -210,24 +210,51 @@ pub fn bucket_start(t: DateTime<Utc>, width: TimeDelta) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms - ms.rem_euclid(w)).unwrap_or(t)
 }
 
-/// Folds the samples of one host (its own values and its containers') into buckets of `width`.
+/// Which machines of a host's samples [`aggregate`] folds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Machines {
+    /// The host and every container (compaction).
+    All,
+    /// One machine (a query).
+    One(Kind, u32),
+}
+
+impl Machines {
+    fn takes(self, kind: Kind, machine: u32) -> bool {
+        match self {
+            Machines::All => true,
+            Machines::One(k, m) => k == kind && m == machine,
+        }
+    }
+}
+
+/// Folds the samples of one host (its own values and its containers', as `which` says) into
+/// buckets of `width`.
 pub fn aggregate<'a>(
     host: u32,
     samples: impl IntoIterator<Item = &'a Sample>,
     width: TimeDelta,
+    which: Machines,
     into: &mut BTreeMap<Key, Bucket>,
 ) {
+    let host_too = which.takes(Kind::Host, host);
+    let containers_too = which != Machines::One(Kind::Host, host);
     for s in samples {
         let start = bucket_start(s.at, width);
-        let values: Vec<Option<f64>> = HOST_METRICS.iter().map(|m| (m.get)(&s.host)).collect();
         let key = |kind, machine| Key {
             kind,
             start,
             host,
             machine,
         };
-        fold(into, key(Kind::Host, host), s.at, &values);
-        for c in &s.containers {
+        if host_too {
+            let values: Vec<Option<f64>> = HOST_METRICS.iter().map(|m| (m.get)(&s.host)).collect();
+            fold(into, key(Kind::Host, host), s.at, &values);
+        }
+        if !containers_too {
+            continue;
+        }
+        for c in s.containers.iter().filter(|c| which.takes(Kind::Container, c.machine)) {
             let values: Vec<Option<f64>> = CONTAINER_METRICS.iter().map(|m| (m.get)(c)).collect();
             fold(into, key(Kind::Container, c.machine), s.at, &values);
         }
@@ -293,7 +320,7 @@ mod tests {
             sample(2, Some(30.0), vec![]),
             sample(61, Some(5.0), vec![]),
         ];
-        aggregate(1, &samples, TimeDelta::minutes(1), &mut out);
+        aggregate(1, &samples, TimeDelta::minutes(1), Machines::All, &mut out);
         let minute = bucket_start(t(0), TimeDelta::minutes(1));
         let key = |kind, machine| Key {
             kind,
@@ -325,11 +352,17 @@ mod tests {
             .map(|i| sample(i, (i % 3 != 0).then_some(i as f64), vec![(2, Some(0.5 * i as f64))]))
             .collect();
         let mut whole = BTreeMap::new();
-        aggregate(1, &samples, TimeDelta::hours(1), &mut whole);
+        aggregate(1, &samples, TimeDelta::hours(1), Machines::All, &mut whole);
         let mut parts = BTreeMap::new();
-        aggregate(1, samples[10..].iter(), TimeDelta::hours(1), &mut parts);
+        aggregate(1, samples[10..].iter(), TimeDelta::hours(1), Machines::All, &mut parts);
         let mut early = BTreeMap::new();
-        aggregate(1, samples[..10].iter().rev(), TimeDelta::hours(1), &mut early);
+        aggregate(
+            1,
+            samples[..10].iter().rev(),
+            TimeDelta::hours(1),
+            Machines::All,
+            &mut early,
+        );
         for (k, b) in early {
             parts.get_mut(&k).unwrap().merge(&b);
         }
@@ -343,11 +376,36 @@ mod tests {
             1,
             &[sample(0, Some(1.0), vec![]), sample(5, None, vec![])],
             TimeDelta::minutes(1),
+            Machines::All,
             &mut out,
         );
         let b = out.values().next().unwrap();
         assert_eq!(b.last[0], None);
         assert_eq!(b.stats[0].unwrap().n, 1);
+    }
+
+    #[test]
+    fn one_machine_is_folded_alone() {
+        let samples = [
+            sample(0, Some(10.0), vec![(7, Some(1.0)), (8, Some(5.0))]),
+            sample(1, Some(30.0), vec![(7, Some(3.0)), (8, Some(6.0))]),
+        ];
+        let mut all = BTreeMap::new();
+        aggregate(1, &samples, TimeDelta::minutes(1), Machines::All, &mut all);
+        for (kind, machine) in [(Kind::Host, 1), (Kind::Container, 7), (Kind::Container, 8)] {
+            let mut one = BTreeMap::new();
+            aggregate(
+                1,
+                &samples,
+                TimeDelta::minutes(1),
+                Machines::One(kind, machine),
+                &mut one,
+            );
+            assert_eq!(one.len(), 1, "{kind:?} {machine}");
+            let (k, b) = one.into_iter().next().unwrap();
+            assert_eq!((k.kind, k.machine), (kind, machine));
+            assert_eq!(&b, &all[&k]);
+        }
     }
 
     #[test]
@@ -357,7 +415,7 @@ mod tests {
             .step_by(30)
             .map(|i| sample(i, Some(i as f64), vec![]))
             .collect();
-        aggregate(1, &samples, TimeDelta::minutes(1), &mut out);
+        aggregate(1, &samples, TimeDelta::minutes(1), Machines::All, &mut out);
         let minutes: Vec<Bucket> = out.into_values().collect();
         assert_eq!(minutes.len(), 10);
         let five = coarsen(minutes, TimeDelta::minutes(5));

@@ -64,6 +64,57 @@ pub struct SamplesQuery {
     /// `minute` or `hour`.
     #[param(value_type = Option<TierParam>)]
     tier: Option<String>,
+    /// Which statistics a bucket carries besides each metric's average: a comma list of `min`,
+    /// `max`, `last`, `count` (default all four), or `none` for the averages only (the smallest
+    /// answer, for a chart).
+    stats: Option<String>,
+}
+
+/// The statistics of a bucket besides the averages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stats {
+    min: bool,
+    max: bool,
+    last: bool,
+    count: bool,
+}
+
+impl Stats {
+    const ALL: Stats = Stats {
+        min: true,
+        max: true,
+        last: true,
+        count: true,
+    };
+
+    fn parse(text: Option<&str>) -> Result<Stats> {
+        let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
+            return Ok(Stats::ALL);
+        };
+        let mut out = Stats {
+            min: false,
+            max: false,
+            last: false,
+            count: false,
+        };
+        if text == "none" {
+            return Ok(out);
+        }
+        for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            match name {
+                "min" => out.min = true,
+                "max" => out.max = true,
+                "last" => out.last = true,
+                "count" => out.count = true,
+                other => {
+                    return Err(Error::InvalidParameter(format!(
+                        "stats: {other:?} is not one of min, max, last, count (or none)"
+                    )))
+                }
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// The `tier` parameter.
@@ -225,14 +276,10 @@ fn bucket_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
                 .description(Some("The bucket's start")),
         )
         .required("sampled_at")
-        .property("min", numbers("The smallest value per metric"))
-        .required("min")
-        .property("max", numbers("The largest value per metric"))
-        .required("max")
-        .property("last", numbers("The last value per metric"))
-        .required("last")
-        .property("count", numbers("Samples per metric"))
-        .required("count")
+        .property("min", numbers("The smallest value per metric (unless `stats` leaves it out)"))
+        .property("max", numbers("The largest value per metric (unless `stats` leaves it out)"))
+        .property("last", numbers("The last value per metric (unless `stats` leaves it out)"))
+        .property("count", numbers("Samples per metric (unless `stats` leaves it out)"))
         .additional_properties(Some(AdditionalProperties::RefOr(
             ObjectBuilder::new().schema_type(Type::Number).into(),
         )))
@@ -259,6 +306,7 @@ pub async fn samples(
     let limit = params::limit(q.limit.as_deref(), SAMPLES_DEFAULT, SAMPLES_MAX)?;
     let step = params::step(q.step.as_deref())?;
     let tier = params::tier(q.tier.as_deref())?;
+    let stats = Stats::parse(q.stats.as_deref())?;
     let machine = state.store.resolve(&id).await?;
     let fields = selected(machine.kind, q.metric.as_deref())?;
     let kind = MachineKind::from(machine.kind);
@@ -308,7 +356,7 @@ pub async fn samples(
         .buckets(&machine, source, range.from, range.to, width, wanted.clone())
         .await?;
     let step = width.num_milliseconds() as f64 / 1000.0;
-    let rows = buckets.iter().map(|b| bucket_json(b, &names, &wanted)).collect();
+    let rows = buckets.iter().map(|b| bucket_json(b, &names, &wanted, stats)).collect();
     Ok(Json(page(source, Some(step), rows, None)))
 }
 
@@ -398,8 +446,8 @@ const RAW_HOST_FIELDS: &[&str] = &[
 const RAW_CONTAINER_FIELDS: &[&str] = &["state", "health", "restart_count", "mem_limit_bytes"];
 
 /// A bucket as JSON: the averages under the metric names (so a chart of a field works on any
-/// tier), then `min`, `max`, `last` and `count` per metric.
-fn bucket_json(b: &Bucket, names: &[&str], wanted: &[usize]) -> Value {
+/// tier), then `min`, `max`, `last` and `count` per metric (those `stats` names).
+fn bucket_json(b: &Bucket, names: &[&str], wanted: &[usize], stats: Stats) -> Value {
     let mut out = Map::new();
     out.insert("sampled_at".into(), json!(format(&b.start)));
     let (mut min, mut max, mut last, mut count) = (Map::new(), Map::new(), Map::new(), Map::new());
@@ -415,10 +463,16 @@ fn bucket_json(b: &Bucket, names: &[&str], wanted: &[usize]) -> Value {
             last.insert(name, json!(v));
         }
     }
-    out.insert("min".into(), Value::Object(min));
-    out.insert("max".into(), Value::Object(max));
-    out.insert("last".into(), Value::Object(last));
-    out.insert("count".into(), Value::Object(count));
+    for (name, on, map) in [
+        ("min", stats.min, min),
+        ("max", stats.max, max),
+        ("last", stats.last, last),
+        ("count", stats.count, count),
+    ] {
+        if on {
+            out.insert(name.into(), Value::Object(map));
+        }
+    }
     Value::Object(out)
 }
 

@@ -372,7 +372,13 @@ pub async fn merge_into_tiers(
     for (host, added) in &added_samples {
         added_total += added.len() as u64;
         for tier in Tier::ALL {
-            rollup::aggregate(*host, added, tier.width(), deltas.entry(tier).or_default());
+            rollup::aggregate(
+                *host,
+                added,
+                tier.width(),
+                rollup::Machines::All,
+                deltas.entry(tier).or_default(),
+            );
         }
     }
     for (tier, delta) in deltas {

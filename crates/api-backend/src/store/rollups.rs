@@ -57,6 +57,8 @@ impl Tier {
 /// Rows per statement (a container row has 43 columns, a host row 73).
 const ROWS: usize = 400;
 
+/// The columns of a rollup row: identity, then min, max, avg, last, n of each metric in order
+/// ([`bucket_of`] reads them by position).
 fn columns(kind: Kind, metrics: &[usize]) -> String {
     let names = metric_names(kind);
     let mut cols = vec!["machine_id".to_owned(), "bucket".to_owned(), "last_at".to_owned()];
@@ -80,18 +82,19 @@ fn all(kind: Kind) -> Vec<usize> {
     (0..metric_names(kind).len()).collect()
 }
 
+/// A row selected with [`columns`]`(kind, metrics)`, read by position (its columns' order).
 fn bucket_of(r: &MySqlRow, kind: Kind, metrics: &[usize]) -> Result<Bucket, sqlx::Error> {
     let names = metric_names(kind);
     let mut stats = vec![None; names.len()];
     let mut last = vec![None; names.len()];
-    for i in metrics {
-        let m = names[*i];
-        let n: u32 = r.try_get(format!("{m}_n").as_str())?;
-        let get = |c: &str| -> Result<Option<f64>, sqlx::Error> {
-            Ok(r.try_get::<Option<f32>, _>(format!("{m}_{c}").as_str())?.map(f64::from))
-        };
+    let first = if kind == Kind::Container { 4 } else { 3 };
+    for (k, i) in metrics.iter().enumerate() {
+        let at = first + 5 * k; // min, max, avg, last, n
+        let n: u32 = r.try_get(at + 4)?;
+        let get =
+            |c: usize| -> Result<Option<f64>, sqlx::Error> { Ok(r.try_get::<Option<f32>, _>(at + c)?.map(f64::from)) };
         if n > 0 {
-            let (min, max, avg) = (get("min")?, get("max")?, get("avg")?);
+            let (min, max, avg) = (get(0)?, get(1)?, get(2)?);
             stats[*i] = Some(Stat {
                 min: min.unwrap_or(f64::NAN),
                 max: max.unwrap_or(f64::NAN),
@@ -99,11 +102,11 @@ fn bucket_of(r: &MySqlRow, kind: Kind, metrics: &[usize]) -> Result<Bucket, sqlx
                 n,
             });
         }
-        last[*i] = get("last")?;
+        last[*i] = get(3)?;
     }
     Ok(Bucket {
-        start: utc(r.try_get("bucket")?),
-        last_at: utc(r.try_get("last_at")?),
+        start: utc(r.try_get(1)?),
+        last_at: utc(r.try_get(2)?),
         stats,
         last,
     })

@@ -139,7 +139,7 @@ impl Store {
                         .into_iter()
                         .filter(|s| s.at >= from && s.at < to)
                         .collect();
-                    rollup::aggregate(host, &samples, width, &mut into);
+                    rollup::aggregate(host, &samples, width, rollup::Machines::One(kind, id), &mut into);
                     let mut out: Vec<Bucket> = into
                         .into_iter()
                         .filter(|(k, _)| k.kind == kind && k.machine == id)

@@ -71,6 +71,32 @@ async fn buckets_come_from_the_tier_the_step_fits_and_say_so() {
         );
     }
 
+    // stats: the averages alone, or some statistics, or a clear refusal
+    let lean = t
+        .get(&format!(
+            "/api/v1/machines/h/samples?{range}&step=3600&metric=cpu_percent&stats=none"
+        ))
+        .await;
+    let b = &lean.json["samples"][0];
+    assert_eq!(b.as_object().unwrap().len(), 2, "sampled_at and the average: {b}");
+    assert!((cpu(b) - cpu(&buckets[0])).abs() < 1e-9, "{b}");
+    let some = t
+        .get(&format!(
+            "/api/v1/machines/h/samples?{range}&step=3600&metric=cpu_percent&stats=max,count"
+        ))
+        .await;
+    let b = &some.json["samples"][0];
+    assert_eq!(
+        (b["max"].clone(), b["count"].clone()),
+        (buckets[0]["max"].clone(), buckets[0]["count"].clone())
+    );
+    assert!(b.get("min").is_none() && b.get("last").is_none(), "{b}");
+    let bad = t
+        .get(&format!("/api/v1/machines/h/samples?{range}&step=3600&stats=median"))
+        .await;
+    crate::support::assert_error(&bad, StatusCode::BAD_REQUEST, "invalid_parameter");
+    assert!(bad.text.contains("median"), "{}", bad.text);
+
     let minutes = t.get(&format!("/api/v1/machines/h/samples?{range}&step=300")).await;
     assert_eq!(minutes.json["tier"], "minute", "{}", minutes.text);
     assert_eq!(minutes.json["samples"].as_array().unwrap().len(), 24);
