@@ -1,15 +1,18 @@
 // Fleet view: every host with its containers, live status, current CPU, memory, disk and
 // network, a CPU sparkline of the last minutes and the open alerts; sort, filter by name,
-// group by host. Rows are windowed (only the visible ones are in the DOM), so 2,000 hosts x
-// 10 containers stay cheap.
+// group by host. Rows are windowed (only the visible ones are in the DOM, and only they are
+// formatted), so 2,000 hosts x 10 containers stay cheap. The fleet is loaded every 2 s, or
+// less often when a load costs more (a large fleet); the alert marks come from the tab's live
+// alert stream, at once, without a load.
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { Fleet, FleetContainer, FleetHost, getJson } from "./api";
 import { bytes, percent, rate } from "./format";
-import { onAlert } from "./live";
+import { useAlerts, useConnection } from "./live";
 
 const POLL_MS = 2000;
-const ALERT_MS = 200; // how soon after an alert event the fleet is loaded again
-const HISTORY = 150; // points per sparkline (5 minutes at the poll interval)
+const MAX_POLL_MS = 15_000;
+const COST_SHARE = 10; // a load may take at most a tenth of the time between loads
+const HISTORY = 150; // points per sparkline
 const ROW = 28; // px, fixed so rows can be windowed
 
 interface Row {
@@ -17,74 +20,100 @@ interface Row {
   kind: "host" | "container";
   id: string;
   name: string;
-  host: string;
+  host: FleetHost;
+  container?: FleetContainer;
   status: string;
   firing: number;
   pending: number;
   cpu?: number;
   mem?: number;
-  memText: string;
-  disk: string;
-  net: string;
 }
 
 type SortKey = "name" | "status" | "cpu" | "mem" | "alerts";
+type Counts = Map<string, { firing: number; pending: number }>;
 
-const history = new Map<string, number[]>();
+/// CPU points per machine: a ring of HISTORY values, allocated once per machine.
+const history = new Map<string, { values: Float32Array; next: number; count: number }>();
 
 function remember(id: string, cpu?: number) {
   if (cpu === undefined) return;
-  const h = history.get(id) ?? [];
-  h.push(cpu);
-  if (h.length > HISTORY) h.shift();
-  history.set(id, h);
+  let h = history.get(id);
+  if (!h) {
+    h = { values: new Float32Array(HISTORY), next: 0, count: 0 };
+    history.set(id, h);
+  }
+  h.values[h.next] = cpu;
+  h.next = (h.next + 1) % HISTORY;
+  h.count = Math.min(HISTORY, h.count + 1);
 }
 
-function hostRow(h: FleetHost): Row {
-  const v = h.values;
+/// The points of a machine, oldest first.
+function points(id: string): number[] {
+  const h = history.get(id);
+  if (!h) return [];
+  const out: number[] = [];
+  for (let i = h.count; i > 0; i--) out.push(h.values[(h.next - i + HISTORY) % HISTORY]);
+  return out;
+}
+
+function hostRow(h: FleetHost, counts: Counts | null): Row {
+  const live = counts?.get(h.id);
   return {
     key: `h:${h.id}`,
     kind: "host",
     id: h.id,
     name: h.name,
-    host: h.name,
+    host: h,
     status: h.status,
-    firing: h.alerts.firing,
-    pending: h.alerts.pending,
-    cpu: v?.cpu_percent,
-    mem: v?.mem_percent,
-    memText: v?.mem_used_bytes !== undefined ? `${bytes(v.mem_used_bytes)} (${percent(v.mem_percent)})` : percent(v?.mem_percent),
-    disk: v ? `${rate(v.disk_read_bytes_per_sec)} r · ${rate(v.disk_write_bytes_per_sec)} w · ${percent(v.disk_used_percent)} used` : "–",
-    net: v ? `${rate(v.net_rx_bytes_per_sec)} in · ${rate(v.net_tx_bytes_per_sec)} out` : "–",
+    firing: live?.firing ?? (counts ? 0 : h.alerts.firing),
+    pending: live?.pending ?? (counts ? 0 : h.alerts.pending),
+    cpu: h.values?.cpu_percent,
+    mem: h.values?.mem_percent,
   };
 }
 
-function containerRow(host: FleetHost, c: FleetContainer): Row {
-  const v = c.values;
+function containerRow(host: FleetHost, c: FleetContainer, counts: Counts | null): Row {
+  const live = counts?.get(c.id);
   return {
     key: `c:${c.id}`,
     kind: "container",
     id: c.id,
     name: c.name,
-    host: host.name,
+    host,
+    container: c,
     status: c.status,
-    firing: c.alerts.firing,
-    pending: c.alerts.pending,
-    cpu: v?.cpu_percent,
-    mem: v?.mem_percent,
-    memText: v?.mem_used_bytes !== undefined ? `${bytes(v.mem_used_bytes)} (${percent(v.mem_percent)})` : "–",
-    disk: v ? `${rate(v.blk_read_bytes_per_sec)} r · ${rate(v.blk_write_bytes_per_sec)} w` : "–",
+    firing: live?.firing ?? (counts ? 0 : c.alerts.firing),
+    pending: live?.pending ?? (counts ? 0 : c.alerts.pending),
+    cpu: c.values?.cpu_percent,
+    mem: c.values?.mem_percent,
+  };
+}
+
+/// A visible row's memory, disk and network columns.
+function texts(r: Row): { mem: string; disk: string; net: string } {
+  if (r.container) {
+    const v = r.container.values;
+    return {
+      mem: v?.mem_used_bytes !== undefined ? `${bytes(v.mem_used_bytes)} (${percent(v.mem_percent)})` : "–",
+      disk: v ? `${rate(v.blk_read_bytes_per_sec)} r · ${rate(v.blk_write_bytes_per_sec)} w` : "–",
+      net: v ? `${rate(v.net_rx_bytes_per_sec)} in · ${rate(v.net_tx_bytes_per_sec)} out` : "–",
+    };
+  }
+  const v = r.host.values;
+  return {
+    mem: v?.mem_used_bytes !== undefined ? `${bytes(v.mem_used_bytes)} (${percent(v.mem_percent)})` : percent(v?.mem_percent),
+    disk: v ? `${rate(v.disk_read_bytes_per_sec)} r · ${rate(v.disk_write_bytes_per_sec)} w · ${percent(v.disk_used_percent)} used` : "–",
     net: v ? `${rate(v.net_rx_bytes_per_sec)} in · ${rate(v.net_tx_bytes_per_sec)} out` : "–",
   };
 }
 
 function Sparkline({ id }: { id: string }) {
-  const points = history.get(id) ?? [];
-  if (points.length < 2) return <svg class="spark" />;
-  const max = Math.max(100, ...points);
+  const pts = points(id);
+  if (pts.length < 2) return <svg class="spark" />;
+  const max = Math.max(100, ...pts);
   const step = 100 / (HISTORY - 1);
-  const start = HISTORY - points.length;
-  const d = points.map((p, i) => `${((start + i) * step).toFixed(1)},${(20 - (p / max) * 20).toFixed(1)}`).join(" ");
+  const start = HISTORY - pts.length;
+  const d = pts.map((p, i) => `${((start + i) * step).toFixed(1)},${(20 - (p / max) * 20).toFixed(1)}`).join(" ");
   return (
     <svg class="spark" viewBox="0 0 100 20" preserveAspectRatio="none">
       <polyline points={d} />
@@ -117,51 +146,53 @@ export function FleetView() {
   const [height, setHeight] = useState(600);
   const box = useRef<HTMLDivElement>(null);
 
+  // open alerts per machine from the live stream, once it is live (before: the fleet's counts)
+  const connection = useConnection();
+  const { active } = useAlerts();
+  const counts = useMemo(() => {
+    if (connection !== "live") return null;
+    const m: Counts = new Map();
+    for (const a of active) {
+      const c = m.get(a.machine_id) ?? { firing: 0, pending: 0 };
+      if (a.state === "firing") c.firing++;
+      else if (a.state === "pending") c.pending++;
+      m.set(a.machine_id, c);
+    }
+    return m;
+  }, [active.length, active.map((a) => a.alert_id + a.state).join(), connection]);
+
   useEffect(() => {
     let stop = false;
     let timer: number | undefined;
-    let loading = false;
-    let soon = false; // an alert came while a load was running
-    let due = 0; // when the next load runs (ms since the epoch)
-    // one chain of loads: each schedules the next; an alert only brings it closer
-    const schedule = (ms: number) => {
-      if (timer !== undefined && due <= Date.now() + ms) return;
-      window.clearTimeout(timer);
-      due = Date.now() + ms;
-      timer = window.setTimeout(() => {
-        timer = undefined;
-        load();
-      }, ms);
-    };
+    // one chain of loads, each scheduling the next
     const load = async () => {
-      loading = true;
+      const started = performance.now();
+      let spent = 0;
       try {
         const f = await getJson<Fleet>("/api/v1/fleet");
         if (stop) return;
+        const seen = new Set<string>();
         for (const h of f.hosts) {
           remember(h.id, h.values?.cpu_percent);
-          for (const c of h.containers) remember(c.id, c.values?.cpu_percent);
+          seen.add(h.id);
+          for (const c of h.containers) {
+            remember(c.id, c.values?.cpu_percent);
+            seen.add(c.id);
+          }
         }
+        for (const id of history.keys()) if (!seen.has(id)) history.delete(id);
         setFleet(f);
         setError(null);
+        spent = performance.now() - started;
       } catch (e) {
         if (!stop) setError(String((e as Error).message ?? e));
-      } finally {
-        loading = false;
       }
-      if (!stop) schedule(soon ? ALERT_MS : POLL_MS);
-      soon = false;
+      if (!stop) timer = window.setTimeout(load, Math.min(MAX_POLL_MS, Math.max(POLL_MS, spent * COST_SHARE)));
     };
     load();
-    // an alert changes a row's marks soon (a burst of alerts makes one load)
-    const off = onAlert(() => {
-      if (loading) soon = true;
-      else schedule(ALERT_MS);
-    });
     return () => {
       stop = true;
       window.clearTimeout(timer);
-      off();
     };
   }, []);
 
@@ -174,16 +205,18 @@ export function FleetView() {
     return () => window.removeEventListener("resize", resize);
   }, [fleet === null]);
 
+  // the live counts order the rows only when sorting by alerts (else a new alert re-sorts nothing)
+  const sortCounts = sort === "alerts" ? counts : null;
   const rows = useMemo(() => {
     if (!fleet) return [];
     const needle = filter.trim().toLowerCase();
     const match = (name: string) => needle === "" || name.toLowerCase().includes(needle);
     if (grouped) {
       const out: Row[] = [];
-      const hosts = [...fleet.hosts].map((h) => ({ h, row: hostRow(h) }));
+      const hosts = [...fleet.hosts].map((h) => ({ h, row: hostRow(h, sortCounts) }));
       hosts.sort((a, b) => compare(a.row, b.row, sort));
       for (const { h, row } of hosts) {
-        const containers = h.containers.map((c) => containerRow(h, c)).filter((c) => match(c.name) || match(h.name));
+        const containers = h.containers.map((c) => containerRow(h, c, sortCounts)).filter((c) => match(c.name) || match(h.name));
         if (!match(h.name) && containers.length === 0) continue;
         out.push(row);
         containers.sort((a, b) => compare(a, b, sort));
@@ -193,11 +226,11 @@ export function FleetView() {
     }
     const all: Row[] = [];
     for (const h of fleet.hosts) {
-      all.push(hostRow(h));
-      for (const c of h.containers) all.push(containerRow(h, c));
+      all.push(hostRow(h, sortCounts));
+      for (const c of h.containers) all.push(containerRow(h, c, sortCounts));
     }
     return all.filter((r) => match(r.name)).sort((a, b) => compare(a, b, sort));
-  }, [fleet, filter, sort, grouped]);
+  }, [fleet, filter, sort, grouped, sortCounts]);
 
   if (!fleet) return <p class="note">{error ? `Cannot load the fleet: ${error}` : "Loading the fleet…"}</p>;
   const first = Math.max(0, Math.floor(scroll / ROW) - 10);
@@ -232,30 +265,36 @@ export function FleetView() {
       </div>
       <div class="rows" ref={box} onScroll={(e) => setScroll((e.target as HTMLDivElement).scrollTop)}>
         <div style={{ height: `${rows.length * ROW}px`, position: "relative" }}>
-          {rows.slice(first, last).map((r, i) => (
+          {rows.slice(first, last).map((r, i) => {
+            const t = texts(r);
+            const live = counts?.get(r.id);
+            const firing = counts ? (live?.firing ?? 0) : r.firing;
+            const pending = counts ? (live?.pending ?? 0) : r.pending;
+            return (
             <div
               key={r.key}
-              class={`row ${r.kind} ${r.firing ? "firing" : ""}`}
+              class={`row ${r.kind} ${firing ? "firing" : ""}`}
               data-machine={r.id}
               style={{ top: `${(first + i) * ROW}px` }}
             >
-              <span class="c-name" title={r.kind === "container" ? `${r.name} on ${r.host}` : r.name}>
+              <span class="c-name" title={r.kind === "container" ? `${r.name} on ${r.host.name}` : r.name}>
                 <a href={`#/machine/${encodeURIComponent(r.id)}`}>{r.name}</a>
               </span>
               <span class={`c-status status-${r.status}`}>{r.status}</span>
               <span class="c-alerts">
-                {r.firing ? <b class="alert-mark">{r.firing} firing</b> : null}
-                {r.pending ? <i>{r.pending} pending</i> : null}
+                {firing ? <b class="alert-mark">{firing} firing</b> : null}
+                {pending ? <i>{pending} pending</i> : null}
               </span>
               <span class="c-cpu">{percent(r.cpu)}</span>
               <span class="c-spark">
                 <Sparkline id={r.id} />
               </span>
-              <span class="c-mem">{r.memText}</span>
-              <span class="c-disk">{r.disk}</span>
-              <span class="c-net">{r.net}</span>
+              <span class="c-mem">{t.mem}</span>
+              <span class="c-disk">{t.disk}</span>
+              <span class="c-net">{t.net}</span>
             </div>
-          ))}
+            );
+          })}
         </div>
       </div>
     </section>

@@ -41,8 +41,15 @@ let watched: { machine: string; listener: (s: LiveSample) => void } | null = nul
 /// A sample from the stream, shaped as the samples API answers raw samples.
 export type LiveSample = Record<string, unknown> & { sampled_at: string };
 
+const NOTIFY_MS = 250; // changes reach the views at most this often (a burst renders once)
+let notifying: number | undefined;
+
 function changed() {
-  listeners.forEach((l) => l());
+  if (notifying !== undefined) return;
+  notifying = window.setTimeout(() => {
+    notifying = undefined;
+    listeners.forEach((l) => l());
+  }, NOTIFY_MS);
 }
 
 function set(next: Connection) {

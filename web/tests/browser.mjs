@@ -6,8 +6,8 @@
 //   node tests/browser.mjs rules URL ADMIN_TOKEN SCREENSHOT
 //   node tests/browser.mjs machine URL MACHINE_ID SCREENSHOT
 //   node tests/browser.mjs docs URL PATH SCREENSHOT
-// fleet: the fleet view lists the container with a CPU figure, the connection indicator says
-// live. login: the page asks for a token, refuses a wrong one, takes the right one and shows
+// fleet: the fleet view lists the container with a CPU figure and its firing alert marked, the
+// connection indicator says live. login: the page asks for a token, refuses a wrong one, takes the right one and shows
 // the fleet live, and the token is nowhere the page can read (cookie HttpOnly, no storage, not
 // in the URL). alerts: the feed shows the container's alert firing without a reload (prints
 // "fired"), then, once the connection was lost and is live again, an alert of the host
@@ -55,6 +55,9 @@ try {
       { timeout: 20000 },
     );
     await page.locator('#connection[data-state="live"]').waitFor({ timeout: 20000 });
+    // its firing alert marked on the row (from the live stream)
+    await row.locator(".alert-mark").waitFor({ timeout: 20000 });
+    console.log(`marked: ${await row.locator(".alert-mark").textContent()}`);
     console.log(`row: ${(await row.textContent()).replace(/\s+/g, " ")}`);
     console.log(`cpu: ${await row.locator(".c-cpu").textContent()}`);
     console.log(`status: ${await row.locator(".c-status").textContent()}`);
@@ -156,9 +159,15 @@ try {
     page.on("request", (r) => requests.push(r.url()));
     await page.goto(`${url}#/machine/${encodeURIComponent(machine)}`);
     const points = () =>
-      page.waitForFunction(() => Number(document.querySelector('.chart[data-title="CPU"]')?.dataset.points ?? 0) > 0, null, {
-        timeout: 20000,
-      });
+      page
+        .waitForFunction(() => Number(document.querySelector('.chart[data-title="CPU"]')?.dataset.points ?? 0) > 0, null, {
+          timeout: 20000,
+        })
+        .catch(async (e) => {
+          const tier = await page.locator("#tier").textContent().catch(() => "");
+          const error = await page.locator(".machine .error").textContent().catch(() => "");
+          throw new Error(`no CPU points (${tier}; ${error}): ${e.message}`);
+        });
     await points();
     console.log(`15m: ${await page.locator("#tier").textContent()}`);
     const first = Number(await page.locator('.chart[data-title="CPU"]').getAttribute("data-points"));

@@ -67,8 +67,20 @@ async fn the_fleet_view_lists_a_busy_container_and_the_machine_page_charts_its_h
     )
     .await;
 
+    // a low limit, so the busy container's row gets an alert mark however loaded the machine is
+    let rule = serde_json::json!({"metric": "container.cpu_percent", "direction": "above", "raise": 5, "clear": 2,
+        "for_secs": 0, "severity": "critical", "scope": {"kind": "container_name", "pattern": name}});
+    let (status, body) = stack
+        .send_json(reqwest::Method::POST, &format!("{base}/api/v1/thresholds/rules"), &rule)
+        .await;
+    assert!(status == 200 || status == 201, "create rule: {status} {body}");
+
     let shot = artifact("fleet.png");
     let seen = browser("fleet", &format!("{base}/"), &burn.id, &shot);
+    let marked = seen
+        .lines()
+        .find_map(|l| l.strip_prefix("marked: ")?.strip_suffix(" firing")?.parse::<u32>().ok());
+    assert!(marked.is_some_and(|n| n >= 1), "the container's row is marked:\n{seen}");
     assert!(seen.contains(name.as_str()), "the row names the container:\n{seen}");
     assert!(seen.contains("status: up"), "{seen}");
     let cpu: f64 = seen
