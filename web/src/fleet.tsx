@@ -121,12 +121,15 @@ function Sparkline({ id }: { id: string }) {
   );
 }
 
+// one collator for every comparison (String.localeCompare is many times slower per call)
+const collator = new Intl.Collator(undefined, { numeric: true });
+
 function compare(a: Row, b: Row, key: SortKey): number {
   switch (key) {
     case "name":
-      return a.name.localeCompare(b.name);
+      return collator.compare(a.name, b.name);
     case "status":
-      return a.status.localeCompare(b.status);
+      return collator.compare(a.status, b.status);
     case "cpu":
       return (b.cpu ?? -1) - (a.cpu ?? -1);
     case "mem":

@@ -54,6 +54,9 @@ pub struct Cache {
     /// The newest committed sample time of each machine this process stored (exact, where
     /// `machines.last_seen` is refreshed only every [`LAST_SEEN_REFRESH`]).
     seen: Mutex<HashMap<u32, NaiveDateTime>>,
+    /// Moves on every committed change of the inventory beyond `last_seen` (a new machine, new
+    /// descriptive fields, a removal): a copy of the machine list read at an older value is stale.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 /// What the last committed update wrote to a machine row.
@@ -105,8 +108,28 @@ impl Cache {
             .copied()
     }
 
+    /// The inventory's generation (see [`Cache::changed`]).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// A committed batch changed the inventory beyond `last_seen`.
+    pub fn changed(&self) {
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
     /// Remembers ids, and what was written, after the transaction committed.
     pub fn remember(&self, found: Vec<(Kind, String, u32)>, written: Vec<(u32, Written)>) {
+        let described = {
+            let last = self.written.lock().expect("machine cache lock");
+            written.iter().any(|(id, w)| {
+                last.get(id)
+                    .is_none_or(|old| old.fingerprint != w.fingerprint || old.first_seen != w.first_seen)
+            })
+        };
+        if described || !found.is_empty() {
+            self.changed();
+        }
         let mut ids = self.ids.lock().expect("machine cache lock");
         if ids.len() + found.len() > CACHE_MAX {
             ids.clear();

@@ -44,6 +44,8 @@ pub use samples::Source;
 pub struct Store {
     pool: MySqlPool,
     machines: Arc<machines::Cache>,
+    /// The machine list as last read, for [`Store::machines`].
+    listed: Arc<read::Listed>,
     watermark: Arc<compact::Watermark>,
     progress: Arc<compact::Progress>,
     raw_floor: Arc<retention::Floor>,
@@ -89,6 +91,7 @@ impl Store {
         Store {
             pool,
             machines: Arc::new(machines::Cache::default()),
+            listed: Arc::new(read::Listed::default()),
             watermark: Arc::new(compact::Watermark::default()),
             progress: Arc::new(compact::Progress::default()),
             raw_floor: Arc::new(retention::Floor::default()),

@@ -12,6 +12,7 @@ use super::machines::{Cache, Kind};
 use super::Store;
 use crate::error::{Error, Result};
 use crate::status::{self, ContainerFacts, Status};
+use std::sync::Arc;
 
 /// One entry of `GET /api/v1/machines`.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -153,11 +154,20 @@ pub struct InventoryContainer {
 impl Store {
     /// Every known host and container with its status at `now`; hosts first, then by name.
     pub async fn machines(&self, now: DateTime<Utc>) -> Result<Vec<MachineView>> {
+        let rows = self.listing().await?;
+        Ok(rows.iter().map(|r| r.view(now, &self.machines)).collect())
+    }
+
+    /// The machine rows: read again when the inventory changed since (or [`LISTED_FOR`] passed),
+    /// else the copy read last (22,000 machines take a few hundred milliseconds to read).
+    async fn listing(&self) -> Result<Arc<Vec<Listing>>> {
+        let generation = self.machines.generation();
+        if let Some(rows) = self.listed.get(generation) {
+            return Ok(rows);
+        }
         let rows = sqlx::query(
-            // machines.last_seen is refreshed at most every LAST_SEEN_REFRESH; the newest sample
-            // (the last entry of the (machine_id, sampled_at) key) is exact
             // machines.last_seen is refreshed at most every LAST_SEEN_REFRESH; the newest
-            // sample time this process stored is exact (machine_view takes the later one)
+            // sample time this process stored is exact (Listing::view takes the later one)
             "SELECT m.id, m.kind, m.ext_id, m.name, h.id AS host_id, h.ext_id AS host_ext_id, m.image, m.state, \
              m.health, m.restart_count, m.interval_ms, h.interval_ms AS host_interval_ms, \
              h.last_seen AS host_last_seen, m.first_seen, m.last_seen, \
@@ -170,10 +180,12 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .map_err(Error::from_sqlx)?;
-        rows.iter()
-            .map(|r| machine_view(r, now, &self.machines))
+        let rows: Vec<Listing> = rows
+            .iter()
+            .map(Listing::of)
             .collect::<Result<_, sqlx::Error>>()
-            .map_err(Error::from_sqlx)
+            .map_err(Error::from_sqlx)?;
+        Ok(self.listed.put(generation, rows))
     }
 
     /// Finds a machine by external id, or a container by name when that is unambiguous (a name
@@ -313,46 +325,113 @@ fn machine_ref(r: &MySqlRow) -> Result<MachineRef, sqlx::Error> {
     })
 }
 
-fn machine_view(r: &MySqlRow, now: DateTime<Utc>, cache: &Cache) -> Result<MachineView, sqlx::Error> {
-    let kind = text(r, "kind")?;
-    let kind = Kind::parse(&kind).ok_or_else(|| sqlx::Error::Decode(format!("unknown kind {kind:?}").into()))?;
-    let newest = |id: Option<u32>, stored: Option<NaiveDateTime>| match (id.and_then(|i| cache.seen(i)), stored) {
-        (Some(seen), Some(stored)) => Some(seen.max(stored)),
-        (seen, stored) => stored.or(seen),
-    };
-    let last_seen = utc(newest(r.try_get("id")?, r.try_get("last_seen")?).unwrap_or_default());
-    let removed_at: Option<NaiveDateTime> = r.try_get("removed_at")?;
-    let state = opt_text(r, "state")?;
-    let interval_ms: Option<u32> = r.try_get("interval_ms")?;
-    let host_interval_ms: Option<u32> = r.try_get("host_interval_ms")?;
-    let host_last_seen = newest(r.try_get("host_id")?, r.try_get("host_last_seen")?);
-    let status = match kind {
-        Kind::Host => status::host_status(last_seen, interval_ms, now),
-        Kind::Container => status::container_status(
-            ContainerFacts {
-                removed: removed_at.is_some(),
-                state: state.as_deref(),
-                last_seen,
-                host: host_last_seen.map(|t| status::host_status(utc(t), host_interval_ms, now)),
-                host_interval_ms,
-            },
-            now,
-        ),
-    };
-    Ok(MachineView {
-        id: text(r, "ext_id")?,
-        kind: kind.as_str(),
-        name: text(r, "name")?,
-        host_id: opt_text(r, "host_ext_id")?,
-        image: opt_text(r, "image")?,
-        state,
-        health: opt_text(r, "health")?,
-        restart_count: r.try_get("restart_count")?,
-        interval_ms,
-        predecessor_id: opt_text(r, "predecessor_ext_id")?,
-        first_seen: utc(r.try_get("first_seen")?),
-        last_seen,
-        removed_at: removed_at.map(utc),
-        status,
-    })
+/// How long a copy of the machine rows serves at most, however still the inventory is (another
+/// process may write it too).
+const LISTED_FOR: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The machine rows as last read, with the inventory generation they were read at.
+#[derive(Debug, Default)]
+pub struct Listed {
+    copy: std::sync::Mutex<Option<(u64, std::time::Instant, Arc<Vec<Listing>>)>>,
+}
+
+impl Listed {
+    fn get(&self, generation: u64) -> Option<Arc<Vec<Listing>>> {
+        let copy = self.copy.lock().expect("listing lock");
+        let (g, at, rows) = copy.as_ref()?;
+        (*g == generation && at.elapsed() < LISTED_FOR).then(|| rows.clone())
+    }
+
+    fn put(&self, generation: u64, rows: Vec<Listing>) -> Arc<Vec<Listing>> {
+        let rows = Arc::new(rows);
+        *self.copy.lock().expect("listing lock") = Some((generation, std::time::Instant::now(), rows.clone()));
+        rows
+    }
+}
+
+/// A row of the machine list, as stored (its status depends on the time it is looked at).
+#[derive(Debug, Clone)]
+pub struct Listing {
+    id: u32,
+    kind: Kind,
+    ext_id: String,
+    name: String,
+    host_id: Option<u32>,
+    host_ext_id: Option<String>,
+    image: Option<String>,
+    state: Option<String>,
+    health: Option<String>,
+    restart_count: Option<u32>,
+    interval_ms: Option<u32>,
+    host_interval_ms: Option<u32>,
+    host_last_seen: Option<NaiveDateTime>,
+    first_seen: NaiveDateTime,
+    last_seen: Option<NaiveDateTime>,
+    removed_at: Option<NaiveDateTime>,
+    predecessor_ext_id: Option<String>,
+}
+
+impl Listing {
+    fn of(r: &MySqlRow) -> Result<Listing, sqlx::Error> {
+        let kind = text(r, "kind")?;
+        Ok(Listing {
+            id: r.try_get("id")?,
+            kind: Kind::parse(&kind).ok_or_else(|| sqlx::Error::Decode(format!("unknown kind {kind:?}").into()))?,
+            ext_id: text(r, "ext_id")?,
+            name: text(r, "name")?,
+            host_id: r.try_get("host_id")?,
+            host_ext_id: opt_text(r, "host_ext_id")?,
+            image: opt_text(r, "image")?,
+            state: opt_text(r, "state")?,
+            health: opt_text(r, "health")?,
+            restart_count: r.try_get("restart_count")?,
+            interval_ms: r.try_get("interval_ms")?,
+            host_interval_ms: r.try_get("host_interval_ms")?,
+            host_last_seen: r.try_get("host_last_seen")?,
+            first_seen: r.try_get("first_seen")?,
+            last_seen: r.try_get("last_seen")?,
+            removed_at: r.try_get("removed_at")?,
+            predecessor_ext_id: opt_text(r, "predecessor_ext_id")?,
+        })
+    }
+
+    /// The machine as listed at `now`: its newest sample time (stored, or the later one this
+    /// process stored) and its status.
+    fn view(&self, now: DateTime<Utc>, cache: &Cache) -> MachineView {
+        let newest = |id: Option<u32>, stored: Option<NaiveDateTime>| match (id.and_then(|i| cache.seen(i)), stored) {
+            (Some(seen), Some(stored)) => Some(seen.max(stored)),
+            (seen, stored) => stored.or(seen),
+        };
+        let last_seen = utc(newest(Some(self.id), self.last_seen).unwrap_or_default());
+        let host_last_seen = newest(self.host_id, self.host_last_seen);
+        let status = match self.kind {
+            Kind::Host => status::host_status(last_seen, self.interval_ms, now),
+            Kind::Container => status::container_status(
+                ContainerFacts {
+                    removed: self.removed_at.is_some(),
+                    state: self.state.as_deref(),
+                    last_seen,
+                    host: host_last_seen.map(|t| status::host_status(utc(t), self.host_interval_ms, now)),
+                    host_interval_ms: self.host_interval_ms,
+                },
+                now,
+            ),
+        };
+        MachineView {
+            id: self.ext_id.clone(),
+            kind: self.kind.as_str(),
+            name: self.name.clone(),
+            host_id: self.host_ext_id.clone(),
+            image: self.image.clone(),
+            state: self.state.clone(),
+            health: self.health.clone(),
+            restart_count: self.restart_count,
+            interval_ms: self.interval_ms,
+            predecessor_id: self.predecessor_ext_id.clone(),
+            first_seen: utc(self.first_seen),
+            last_seen,
+            removed_at: self.removed_at.map(utc),
+            status,
+        }
+    }
 }

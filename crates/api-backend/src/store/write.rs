@@ -61,6 +61,9 @@ impl Store {
         loop {
             match self.try_store(records, careful).await {
                 Ok(Some((new, found, written, seen))) => {
+                    if records.iter().any(|r| !r.events.is_empty()) {
+                        self.machines.changed(); // a removal, maybe
+                    }
                     self.machines.remember(found, written);
                     self.machines.note_seen(seen);
                     return Ok(Written { new, retries });

@@ -259,3 +259,33 @@ async fn events_are_listed_newest_first() {
     let limited = t.get("/api/v1/machines/c1/events?limit=1").await;
     assert_eq!(limited.json["events"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn the_machine_list_shows_every_change_at_once_though_it_is_kept_between_requests() {
+    let t = TestApp::start().await;
+    let now = Utc::now();
+    let mut first = host_record("r1", "h1", &ts(now - Duration::seconds(3)));
+    first["containers"] = json!([container("c1", "web", "running")]);
+    assert_eq!(t.post("/api/v1/ingest", &json!([first])).await.json["accepted"], 1);
+    assert_eq!(t.machine("c1").await["state"], "running");
+
+    // a new container and a changed state: both listed on the next request
+    let mut second = host_record("r2", "h1", &ts(now - Duration::seconds(2)));
+    second["containers"] = json!([container("c1", "web", "exited"), container("c2", "db", "running")]);
+    assert_eq!(t.post("/api/v1/ingest", &json!([second])).await.json["accepted"], 1);
+    assert_eq!(t.machine("c1").await["state"], "exited");
+    assert_eq!(t.machine("c2").await["name"], "db");
+
+    // nothing but a newer sample: the newest time is listed too
+    let mut third = host_record("r3", "h1", &ts(now - Duration::seconds(1)));
+    third["containers"] = json!([container("c1", "web", "exited"), container("c2", "db", "running")]);
+    assert_eq!(t.post("/api/v1/ingest", &json!([third])).await.json["accepted"], 1);
+    assert_eq!(t.machine("h1").await["last_seen"], ts(now - Duration::seconds(1)));
+
+    // a removal event
+    let mut fourth = host_record("r4", "h1", &ts(now));
+    fourth["containers"] = json!([container("c2", "db", "running")]);
+    fourth["events"] = json!([{"kind": "container_removed", "container_id": "c1", "name": "web", "at": ts(now)}]);
+    assert_eq!(t.post("/api/v1/ingest", &json!([fourth])).await.json["accepted"], 1);
+    assert_eq!(t.machine("c1").await["status"], "removed");
+}
