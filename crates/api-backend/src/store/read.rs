@@ -332,19 +332,31 @@ const LISTED_FOR: std::time::Duration = std::time::Duration::from_secs(10);
 /// The machine rows as last read, with the inventory generation they were read at.
 #[derive(Debug, Default)]
 pub struct Listed {
-    copy: std::sync::Mutex<Option<(u64, std::time::Instant, Arc<Vec<Listing>>)>>,
+    copy: std::sync::Mutex<Option<Copy>>,
+}
+
+/// The rows, the generation and the time they were read at.
+#[derive(Debug)]
+struct Copy {
+    generation: u64,
+    at: std::time::Instant,
+    rows: Arc<Vec<Listing>>,
 }
 
 impl Listed {
     fn get(&self, generation: u64) -> Option<Arc<Vec<Listing>>> {
         let copy = self.copy.lock().expect("listing lock");
-        let (g, at, rows) = copy.as_ref()?;
-        (*g == generation && at.elapsed() < LISTED_FOR).then(|| rows.clone())
+        let c = copy.as_ref()?;
+        (c.generation == generation && c.at.elapsed() < LISTED_FOR).then(|| c.rows.clone())
     }
 
     fn put(&self, generation: u64, rows: Vec<Listing>) -> Arc<Vec<Listing>> {
         let rows = Arc::new(rows);
-        *self.copy.lock().expect("listing lock") = Some((generation, std::time::Instant::now(), rows.clone()));
+        *self.copy.lock().expect("listing lock") = Some(Copy {
+            generation,
+            at: std::time::Instant::now(),
+            rows: rows.clone(),
+        });
         rows
     }
 }
