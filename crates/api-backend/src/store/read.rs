@@ -332,12 +332,12 @@ const LISTED_FOR: std::time::Duration = std::time::Duration::from_secs(10);
 /// The machine rows as last read, with the inventory generation they were read at.
 #[derive(Debug, Default)]
 pub struct Listed {
-    copy: std::sync::Mutex<Option<Copy>>,
+    copy: std::sync::Mutex<Option<Snapshot>>,
 }
 
 /// The rows, the generation and the time they were read at.
 #[derive(Debug)]
-struct Copy {
+struct Snapshot {
     generation: u64,
     at: std::time::Instant,
     rows: Arc<Vec<Listing>>,
@@ -352,7 +352,7 @@ impl Listed {
 
     fn put(&self, generation: u64, rows: Vec<Listing>) -> Arc<Vec<Listing>> {
         let rows = Arc::new(rows);
-        *self.copy.lock().expect("listing lock") = Some(Copy {
+        *self.copy.lock().expect("listing lock") = Some(Snapshot {
             generation,
             at: std::time::Instant::now(),
             rows: rows.clone(),
