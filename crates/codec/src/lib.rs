@@ -129,14 +129,28 @@ pub fn frame(samples: &[Sample], level: Level) -> Vec<u8> {
     out
 }
 
+/// What of each sample to decode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parts {
+    /// The host and its containers.
+    All,
+    /// The host only (its containers are the last columns: left unread, `containers` empty).
+    Host,
+}
+
 /// Decodes concatenated frames (see [`frame`]), their samples one after the other.
-pub fn decode_frames(mut bytes: &[u8]) -> Result<Vec<Sample>, Error> {
+pub fn decode_frames(bytes: &[u8]) -> Result<Vec<Sample>, Error> {
+    decode_frames_of(bytes, Parts::All)
+}
+
+/// [`decode_frames`], of the `parts` asked for.
+pub fn decode_frames_of(mut bytes: &[u8], parts: Parts) -> Result<Vec<Sample>, Error> {
     let mut out = Vec::new();
     while !bytes.is_empty() {
         let (len, rest) = bytes.split_first_chunk::<4>().ok_or(Error::Truncated)?;
         let len = u32::from_le_bytes(*len) as usize;
         let body = rest.get(..len).ok_or(Error::Truncated)?;
-        out.extend(decode(body)?);
+        out.extend(decode_of(body, parts)?);
         bytes = &rest[len..];
     }
     Ok(out)
@@ -144,14 +158,18 @@ pub fn decode_frames(mut bytes: &[u8]) -> Result<Vec<Sample>, Error> {
 
 /// Decodes what [`encode`] wrote.
 pub fn decode(bytes: &[u8]) -> Result<Vec<Sample>, Error> {
+    decode_of(bytes, Parts::All)
+}
+
+fn decode_of(bytes: &[u8], parts: Parts) -> Result<Vec<Sample>, Error> {
     let (&version, rest) = bytes.split_first().ok_or(Error::Truncated)?;
     if version != VERSION {
         return Err(Error::Version(version));
     }
     let (&mode, rest) = rest.split_first().ok_or(Error::Truncated)?;
     match mode {
-        PLAIN => read_body(rest),
-        ZSTD => read_body(&decompress(rest)?),
+        PLAIN => read_body(rest, parts),
+        ZSTD => read_body(&decompress(rest)?, parts),
         _ => Err(Error::Malformed("unknown compression")),
     }
 }
@@ -215,7 +233,7 @@ fn body(samples: &[Sample]) -> Vec<u8> {
     w.buf
 }
 
-fn read_body(body: &[u8]) -> Result<Vec<Sample>, Error> {
+fn read_body(body: &[u8], parts: Parts) -> Result<Vec<Sample>, Error> {
     let mut r = Reader::new(body);
     let n = r.len(MAX_SAMPLES)?;
     let times = column::get_stream(&mut r, n)?;
@@ -232,6 +250,9 @@ fn read_body(body: &[u8]) -> Result<Vec<Sample>, Error> {
         let mut hosts: Vec<&mut HostSample> = samples.iter_mut().map(|s| &mut s.host).collect();
         fields::get_host(&mut r, &mut hosts)?;
         fields::get_lists(&mut r, &mut hosts, MAX_KEYS)?;
+    }
+    if parts == Parts::Host {
+        return Ok(samples);
     }
     get_containers(&mut r, &mut samples)?;
     if !r.is_done() {

@@ -229,6 +229,19 @@ proptest! {
     }
 
     #[test]
+    fn the_host_part_alone_is_the_samples_without_their_containers(a in samples(), b in samples()) {
+        let mut bytes = codec::frame(&a, Some(3));
+        bytes.extend(codec::frame(&b, None));
+        let back = codec::decode_frames_of(&bytes, codec::Parts::Host).unwrap();
+        let expect: Vec<Sample> = a
+            .iter()
+            .chain(&b)
+            .map(|s| Sample { containers: Vec::new(), ..stored(s) })
+            .collect();
+        prop_assert_eq!(back, expect);
+    }
+
+    #[test]
     fn damaged_bytes_are_an_error_not_a_panic(samples in samples(), cut in 0usize..10_000, flip in any::<(usize, u8)>()) {
         let mut bytes = codec::encode(&samples, None);
         let _ = codec::decode(&bytes[..cut.min(bytes.len())]);
