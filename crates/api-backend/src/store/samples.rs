@@ -75,7 +75,7 @@ impl Store {
                         let n = read.len() as u32;
                         for (start, payload) in read {
                             out.extend(
-                                decoded(&payload, host)
+                                decoded(&payload, host, mine.kind)
                                     .into_iter()
                                     .filter(|s| s.at >= from && s.at < to && holds(&mine, s)),
                             );
@@ -87,7 +87,7 @@ impl Store {
                     }
                     let recent_to = if out.len() >= want { cursor.min(to) } else { to };
                     for payload in raw::read_recent(conn, host, from, recent_to).await? {
-                        out.extend(decoded(&payload, host).into_iter().filter(|s| holds(&mine, s)));
+                        out.extend(decoded(&payload, host, mine.kind).into_iter().filter(|s| holds(&mine, s)));
                     }
                     Ok(out)
                 })
@@ -116,7 +116,7 @@ impl Store {
                 Box::pin(async move {
                     let mut into: BTreeMap<rollup::Key, Bucket> = BTreeMap::new();
                     let recent = raw::read_recent(conn, host, from, to).await?;
-                    let mut samples: Vec<Sample> = recent.iter().flat_map(|p| decoded(p, host)).collect();
+                    let mut samples: Vec<Sample> = recent.iter().flat_map(|p| decoded(p, host, kind)).collect();
                     let stored = match source {
                         Source::Raw => {
                             let mut cursor = from;
@@ -124,7 +124,7 @@ impl Store {
                                 let read = raw::read_chunks(conn, host, cursor, to, CHUNKS_PER_READ).await?;
                                 let n = read.len() as u32;
                                 for (start, payload) in read {
-                                    samples.extend(decoded(&payload, host));
+                                    samples.extend(decoded(&payload, host, kind));
                                     cursor = start + CHUNK_WINDOW;
                                 }
                                 if n < CHUNKS_PER_READ {
@@ -160,9 +160,14 @@ fn holds(m: &MachineRef, s: &Sample) -> bool {
     m.kind == Kind::Host || s.containers.iter().any(|c| c.machine == m.id)
 }
 
-/// A row's samples; a row that cannot be decoded is skipped (and logged).
-fn decoded(payload: &[u8], host: u32) -> Vec<Sample> {
-    codec::decode_frames(payload).unwrap_or_else(|e| {
+/// A row's samples; a row that cannot be decoded is skipped (and logged). For a host's own
+/// values its containers are left undecoded.
+fn decoded(payload: &[u8], host: u32, of: Kind) -> Vec<Sample> {
+    let parts = match of {
+        Kind::Host => codec::Parts::Host,
+        Kind::Container => codec::Parts::All,
+    };
+    codec::decode_frames_of(payload, parts).unwrap_or_else(|e| {
         tracing::error!(host, error = %e, "stored samples cannot be decoded; skipped");
         Vec::new()
     })
