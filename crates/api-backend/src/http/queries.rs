@@ -10,7 +10,9 @@ use axum::Json;
 use chrono::{DateTime, Duration, TimeDelta, Utc};
 use common::timefmt::format;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use std::sync::Arc;
+
+use serde_json::Value;
 
 use super::openapi::tags;
 use super::{paths, AppState};
@@ -195,7 +197,7 @@ pub struct SamplesPage {
     step: Option<f64>,
     /// Oldest first: raw samples, or one bucket per step.
     #[schema(value_type = Vec<SampleRow>)]
-    samples: Vec<Value>,
+    samples: Rows,
     /// When `limit` cut a raw answer short: where the next page starts.
     #[schema(value_type = Option<String>, format = DateTime)]
     next_from: Option<String>,
@@ -310,7 +312,7 @@ pub async fn samples(
     let machine = state.store.resolve(&id).await?;
     let fields = selected(machine.kind, q.metric.as_deref())?;
     let kind = MachineKind::from(machine.kind);
-    let page = |source: Source, step: Option<f64>, samples: Vec<Value>, next_from: Option<String>| SamplesPage {
+    let page = |source: Source, step: Option<f64>, samples: Rows, next_from: Option<String>| SamplesPage {
         id: machine.ext_id.clone(),
         kind,
         name: machine.name.clone(),
@@ -337,7 +339,7 @@ pub async fn samples(
                 s.retain(|k, _| k == "sampled_at" || fields.iter().any(|f| f == k));
             }
         }
-        return Ok(Json(page(Source::Raw, None, samples, next_from)));
+        return Ok(Json(page(Source::Raw, None, Rows::Raw(samples), next_from)));
     };
     let buckets_asked = (range.to - range.from).num_milliseconds() / width.num_milliseconds().max(1);
     if buckets_asked > i64::from(SAMPLES_MAX) {
@@ -356,8 +358,17 @@ pub async fn samples(
         .buckets(&machine, source, range.from, range.to, width, wanted.clone())
         .await?;
     let step = width.num_milliseconds() as f64 / 1000.0;
-    let rows = buckets.iter().map(|b| bucket_json(b, &names, &wanted, stats)).collect();
-    Ok(Json(page(source, Some(step), rows, None)))
+    let (names, wanted): (Arc<[&'static str]>, Arc<[usize]>) = (names.into(), wanted.into());
+    let rows = buckets
+        .into_iter()
+        .map(|bucket| BucketRow {
+            bucket,
+            names: names.clone(),
+            wanted: wanted.clone(),
+            stats,
+        })
+        .collect();
+    Ok(Json(page(source, Some(step), Rows::Buckets(rows), None)))
 }
 
 /// Which source and bucket width answer a request; `None`: raw samples as they are.
@@ -445,35 +456,68 @@ const RAW_HOST_FIELDS: &[&str] = &[
 ];
 const RAW_CONTAINER_FIELDS: &[&str] = &["state", "health", "restart_count", "mem_limit_bytes"];
 
-/// A bucket as JSON: the averages under the metric names (so a chart of a field works on any
-/// tier), then `min`, `max`, `last` and `count` per metric (those `stats` names).
-fn bucket_json(b: &Bucket, names: &[&str], wanted: &[usize], stats: Stats) -> Value {
-    let mut out = Map::new();
-    out.insert("sampled_at".into(), json!(format(&b.start)));
-    let (mut min, mut max, mut last, mut count) = (Map::new(), Map::new(), Map::new(), Map::new());
-    for i in wanted {
-        let name = names[*i].to_owned();
-        if let Some(s) = b.stats[*i] {
-            out.insert(name.clone(), json!(s.avg()));
-            min.insert(name.clone(), json!(s.min));
-            max.insert(name.clone(), json!(s.max));
-            count.insert(name.clone(), json!(s.n));
+/// A bucket as answered: the averages under the metric names (so a chart of a field works on
+/// any tier), then `min`, `max`, `last` and `count` per metric (those `stats` names). Written
+/// straight to the answer (no JSON tree built first).
+pub struct BucketRow {
+    bucket: Bucket,
+    names: Arc<[&'static str]>,
+    wanted: Arc<[usize]>,
+    stats: Stats,
+}
+
+/// One statistic of every wanted metric of a bucket.
+struct PerMetric<'a> {
+    row: &'a BucketRow,
+    of: fn(&Bucket, usize) -> Option<Value>,
+}
+
+impl Serialize for PerMetric<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        for &i in self.row.wanted.iter() {
+            if let Some(v) = (self.of)(&self.row.bucket, i) {
+                m.serialize_entry(self.row.names[i], &v)?;
+            }
         }
-        if let Some(v) = b.last[*i] {
-            last.insert(name, json!(v));
-        }
+        m.end()
     }
-    for (name, on, map) in [
-        ("min", stats.min, min),
-        ("max", stats.max, max),
-        ("last", stats.last, last),
-        ("count", stats.count, count),
-    ] {
-        if on {
-            out.insert(name.into(), Value::Object(map));
+}
+
+impl Serialize for BucketRow {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let b = &self.bucket;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("sampled_at", &format(&b.start))?;
+        for &i in self.wanted.iter() {
+            if let Some(st) = b.stats[i] {
+                m.serialize_entry(self.names[i], &st.avg())?;
+            }
         }
+        // numbers (a JSON number holds no allocation); a count as an integer
+        let stats: [(&str, bool, fn(&Bucket, usize) -> Option<Value>); 4] = [
+            ("min", self.stats.min, |b, i| b.stats[i].map(|s| s.min.into())),
+            ("max", self.stats.max, |b, i| b.stats[i].map(|s| s.max.into())),
+            ("last", self.stats.last, |b, i| b.last[i].map(Value::from)),
+            ("count", self.stats.count, |b, i| b.stats[i].map(|s| s.n.into())),
+        ];
+        for (name, on, of) in stats {
+            if on {
+                m.serialize_entry(name, &PerMetric { row: self, of })?;
+            }
+        }
+        m.end()
     }
-    Value::Object(out)
+}
+
+/// The rows of an answer: raw samples (narrowed to the fields asked for), or buckets.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum Rows {
+    Raw(Vec<Value>),
+    Buckets(Vec<BucketRow>),
 }
 
 /// `GET /api/v1/machines/{id}/events`.

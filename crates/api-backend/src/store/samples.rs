@@ -87,7 +87,11 @@ impl Store {
                     }
                     let recent_to = if out.len() >= want { cursor.min(to) } else { to };
                     for payload in raw::read_recent(conn, host, from, recent_to).await? {
-                        out.extend(decoded(&payload, host, mine.kind).into_iter().filter(|s| holds(&mine, s)));
+                        out.extend(
+                            decoded(&payload, host, mine.kind)
+                                .into_iter()
+                                .filter(|s| holds(&mine, s)),
+                        );
                     }
                     Ok(out)
                 })
