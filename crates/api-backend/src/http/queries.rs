@@ -466,10 +466,13 @@ pub struct BucketRow {
     stats: Stats,
 }
 
+/// A statistic of one metric of a bucket, if it has one.
+type Statistic = fn(&Bucket, usize) -> Option<Value>;
+
 /// One statistic of every wanted metric of a bucket.
 struct PerMetric<'a> {
     row: &'a BucketRow,
-    of: fn(&Bucket, usize) -> Option<Value>,
+    of: Statistic,
 }
 
 impl Serialize for PerMetric<'_> {
@@ -497,7 +500,7 @@ impl Serialize for BucketRow {
             }
         }
         // numbers (a JSON number holds no allocation); a count as an integer
-        let stats: [(&str, bool, fn(&Bucket, usize) -> Option<Value>); 4] = [
+        let stats: [(&str, bool, Statistic); 4] = [
             ("min", self.stats.min, |b, i| b.stats[i].map(|s| s.min.into())),
             ("max", self.stats.max, |b, i| b.stats[i].map(|s| s.max.into())),
             ("last", self.stats.last, |b, i| b.last[i].map(Value::from)),
