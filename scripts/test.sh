@@ -52,9 +52,10 @@ SRMON_STARTED_FILE="$started_file" bash scripts/services.sh up
 # shellcheck disable=SC1091
 . "$SRMON_SERVICES_DIR/env"
 
-# a failing test keeps its database to look at; the next run starts without them
+# a failing test keeps its database to look at; a later run drops those older than an hour
+# (not a run going on beside this one)
 sql=(mariadb -h 127.0.0.1 -P "${SRMON_MYSQL_PORT:-3306}" -u srmon -psrmon -N -B)
-left=$("${sql[@]}" -e "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'e2e\\_%' OR schema_name LIKE 'apitest\\_%'" 2>/dev/null || true)
+left=$("${sql[@]}" -e "SELECT DISTINCT table_schema FROM information_schema.tables WHERE (table_schema LIKE 'e2e\\_%' OR table_schema LIKE 'apitest\\_%') AND create_time < NOW() - INTERVAL 1 HOUR" 2>/dev/null || true)
 if [[ -n $left ]]; then
     echo "[test] dropping $(wc -l <<<"$left") databases left by earlier test runs" >&2
     while read -r db; do "${sql[@]}" -e "DROP DATABASE IF EXISTS \`$db\`" || true; done <<<"$left"

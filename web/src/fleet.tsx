@@ -3,7 +3,7 @@
 // group by host. Rows are windowed (only the visible ones are in the DOM, and only they are
 // formatted), so 2,000 hosts x 10 containers stay cheap. The fleet is loaded every 2 s, or
 // less often when a load costs more (a large fleet); the alert marks come from the tab's live
-// alert stream, at once, without a load.
+// alert stream (within its 250 ms batching), without a load.
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { Fleet, FleetContainer, FleetHost, getJson } from "./api";
 import { bytes, percent, rate } from "./format";
@@ -151,7 +151,7 @@ export function FleetView() {
 
   // open alerts per machine from the live stream, once it is live (before: the fleet's counts)
   const connection = useConnection();
-  const { active } = useAlerts();
+  const { active, version } = useAlerts();
   const counts = useMemo(() => {
     if (connection !== "live") return null;
     const m: Counts = new Map();
@@ -162,7 +162,7 @@ export function FleetView() {
       m.set(a.machine_id, c);
     }
     return m;
-  }, [active.length, active.map((a) => a.alert_id + a.state).join(), connection]);
+  }, [version, connection]);
 
   useEffect(() => {
     let stop = false;
@@ -170,7 +170,6 @@ export function FleetView() {
     // one chain of loads, each scheduling the next
     const load = async () => {
       const started = performance.now();
-      let spent = 0;
       try {
         const f = await getJson<Fleet>("/api/v1/fleet");
         if (stop) return;
@@ -186,10 +185,11 @@ export function FleetView() {
         for (const id of history.keys()) if (!seen.has(id)) history.delete(id);
         setFleet(f);
         setError(null);
-        spent = performance.now() - started;
       } catch (e) {
         if (!stop) setError(String((e as Error).message ?? e));
       }
+      // a failed load paces the next one like a slow one
+      const spent = performance.now() - started;
       if (!stop) timer = window.setTimeout(load, Math.min(MAX_POLL_MS, Math.max(POLL_MS, spent * COST_SHARE)));
     };
     load();
@@ -261,7 +261,7 @@ export function FleetView() {
         <span class="c-status">{header("status", "Status")}</span>
         <span class="c-alerts">{header("alerts", "Alerts")}</span>
         <span class="c-cpu">{header("cpu", "CPU")}</span>
-        <span class="c-spark">last 5 min</span>
+        <span class="c-spark">CPU, recent loads</span>
         <span class="c-mem">{header("mem", "Memory")}</span>
         <span class="c-disk">Disk</span>
         <span class="c-net">Network</span>

@@ -36,7 +36,8 @@ let feed: Alert[] = [];
 const listeners = new Set<() => void>();
 let source: EventSource | null = null;
 let lastId = ""; // the id of the last alert event received
-let watched: { machine: string; listener: (s: LiveSample) => void } | null = null;
+let version = 0; // moves on every change of the open alerts
+let watched: { machine: string; listener: (s: LiveSample) => void; opened: () => void } | null = null;
 
 /// A sample from the stream, shaped as the samples API answers raw samples.
 export type LiveSample = Record<string, unknown> & { sampled_at: string };
@@ -68,11 +69,15 @@ function url(): string {
 export function connect() {
   if (source) return;
   source = new EventSource(url());
-  source.onopen = () => set("live");
+  source.onopen = () => {
+    set("live");
+    watched?.opened(); // the watcher fetches what it may have missed while the stream was away
+  };
   source.onerror = () => set(source?.readyState === EventSource.CLOSED ? "lost" : "connecting");
   source.addEventListener("snapshot", (e) => {
     const open: Alert[] = JSON.parse((e as MessageEvent).data);
     active = new Map(open.map((a) => [a.alert_id, a]));
+    version++;
     set("live");
   });
   source.addEventListener("alert", (e) => {
@@ -80,6 +85,7 @@ export function connect() {
     const a: Alert = JSON.parse((e as MessageEvent).data);
     if (a.state === "pending" || a.state === "firing") active.set(a.alert_id, a);
     else active.delete(a.alert_id);
+    version++;
     feed = [a, ...feed].slice(0, FEED);
     changed();
   });
@@ -94,9 +100,10 @@ export function connect() {
   });
 }
 
-/// Streams `machine`'s new samples to `listener` until the returned function is called.
-export function watchSamples(machine: string, listener: (s: LiveSample) => void): () => void {
-  const mine = { machine, listener };
+/// Streams `machine`'s new samples to `listener` until the returned function is called;
+/// `opened` is called each time the stream (re)opens.
+export function watchSamples(machine: string, listener: (s: LiveSample) => void, opened: () => void): () => void {
+  const mine = { machine, listener, opened };
   watched = mine;
   reopen();
   return () => {
@@ -106,10 +113,18 @@ export function watchSamples(machine: string, listener: (s: LiveSample) => void)
   };
 }
 
+/// Opens the stream again with the current parameters; calls in the same task open it once
+/// (a machine page's switch stops one watch and starts the next).
+let reopening = false;
 function reopen() {
-  source?.close();
-  source = null;
-  connect();
+  if (reopening) return;
+  reopening = true;
+  queueMicrotask(() => {
+    reopening = false;
+    source?.close();
+    source = null;
+    connect();
+  });
 }
 
 /// After a login: the stream starts again with the new cookie.
@@ -135,20 +150,7 @@ export function useConnection(): Connection {
   return state;
 }
 
-export function useAlerts(): { active: Alert[]; feed: Alert[] } {
+export function useAlerts(): { active: Alert[]; feed: Alert[]; version: number } {
   useLive();
-  return { active: [...active.values()], feed };
-}
-
-/// Called on every alert event (the fleet view refreshes its marks).
-export function onAlert(l: () => void): () => void {
-  let seen = feed;
-  const check = () => {
-    if (feed !== seen) {
-      seen = feed;
-      l();
-    }
-  };
-  listeners.add(check);
-  return () => listeners.delete(check);
+  return { active: [...active.values()], feed, version };
 }

@@ -42,6 +42,7 @@ const COLORS = ["#58a6ff", "#3fb950", "#d29922", "#f778ba"];
 type Sample = Record<string, unknown> & { sampled_at: string };
 
 interface SamplesAnswer {
+  id: string;
   kind: Kind;
   name: string;
   tier: string;
@@ -134,20 +135,29 @@ export function MachineView({ id }: { id: string }) {
       setSamples(shown);
       setLatest(after[after.length - 1]);
     };
-    const unwatch =
-      range === "15m"
-        ? watchSamples(id, (s) => {
-            if (loaded) append([s]);
-            else early.push(s);
-          })
-        : null;
+    const listener = (s: Sample) => {
+      if (loaded) append([s]);
+      else if (early.length < 2000) early.push(s);
+    };
+    // the stream names machines by id; a page opened by a container's name watches again by
+    // the id its first answer gives
+    // after a reconnect: the samples stored while the stream was away
+    let fields = "";
+    let opens = 0;
+    const catchUp = async () => {
+      if (opens++ === 0 || !loaded || !shown.length) return; // the first open: nothing missed
+      const after = iso(Date.parse(shown[shown.length - 1].sampled_at) + 1);
+      const a = await getJson<SamplesAnswer>(`${path}/samples?from=${after}&metric=${fields}&limit=2000`).catch(() => null);
+      if (a && !stop) append(a.samples);
+    };
+    let unwatch = range === "15m" ? watchSamples(id, listener, catchUp) : null;
     const load = async () => {
       try {
         // the newest raw sample, in full (the details; and the kind, which decides the fields)
         const end = Math.min(to, Date.now()); // a custom range may end ahead
         const head = getJson<SamplesAnswer>(`${path}/samples?from=${iso(end - 10_000)}&to=${iso(end)}&limit=100`);
         const charted = (kind: Kind) => {
-          const fields = CHARTS[kind].flatMap((c) => c.fields).join(",");
+          fields = CHARTS[kind].flatMap((c) => c.fields).join(",");
           const q =
             range === "15m"
               ? `from=${iso(from)}&metric=${fields}&limit=2000`
@@ -161,6 +171,10 @@ export function MachineView({ id }: { id: string }) {
         const h = await head;
         if (stop) return;
         kinds.set(id, h.kind);
+        if (unwatch && h.id && h.id !== id) {
+          unwatch();
+          unwatch = watchSamples(h.id, listener, catchUp);
+        }
         setLatest(h.samples[h.samples.length - 1] ?? null);
         const a = await (known === h.kind && ahead ? ahead : charted(h.kind));
         if (stop) return;
@@ -205,12 +219,16 @@ export function MachineView({ id }: { id: string }) {
     setDrawnMs(null);
     load();
     context();
-    getJson<Fleet>("/api/v1/fleet").then(setFleet).catch(() => undefined);
     return () => {
       stop = true;
       unwatch?.();
     };
   }, [id, range, custom]);
+
+  // the host's containers (from the fleet), once per machine, not on every range change
+  useEffect(() => {
+    getJson<Fleet>("/api/v1/fleet").then(setFleet).catch(() => undefined);
+  }, [id]);
 
   const kind = answer?.kind;
   const [shownFrom, shownTo] = span(range, custom);

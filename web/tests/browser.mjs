@@ -158,6 +158,10 @@ try {
     const requests = [];
     page.on("request", (r) => requests.push(r.url()));
     await page.goto(`${url}#/machine/${encodeURIComponent(machine)}`);
+    await page.reload(); // the machine page loaded as such, not as a hash change of the fleet's
+    await page.locator(`.machine[data-machine="${machine}"]`).waitFor({ timeout: 20000 }).catch(async (e) => {
+      throw new Error(`no machine page: ${(await page.locator("body").textContent()).slice(0, 300)}: ${e.message}`);
+    });
     const points = () =>
       page
         .waitForFunction(() => Number(document.querySelector('.chart[data-title="CPU"]')?.dataset.points ?? 0) > 0, null, {

@@ -1,6 +1,7 @@
-//! Native reads: `GET /api/v1/machines`, `GET /api/v1/machines/{id}/samples` (raw samples, or
-//! buckets of a `step` from the tier that fits: raw, minute or hour) and
-//! `GET /api/v1/machines/{id}/events`.
+//! Native reads: `GET /api/v1/machines`, `GET /api/v1/fleet`, `GET /api/v1/machines/{id}/samples`
+//! (raw samples, or buckets of a `step` from the tier that fits: raw, minute or hour, with the
+//! statistics `stats` names), `GET /api/v1/machines/{id}/events`, and `GET /metrics/machines`
+//! (Prometheus text).
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -256,13 +257,13 @@ impl utoipa::ToSchema for SampleRow {
 
 /// A bucket: the averages under the metric names, then `min`, `max`, `last` and `count` per metric.
 fn bucket_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-    use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Type};
+    use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, SchemaType, Type};
+    // a value that is not a finite number (none is stored, but a sum can overflow) is null
+    let number = || ObjectBuilder::new().schema_type(SchemaType::from_iter([Type::Number, Type::Null]));
     let numbers = |what: &str| {
         ObjectBuilder::new()
             .description(Some(what))
-            .additional_properties(Some(AdditionalProperties::RefOr(
-                ObjectBuilder::new().schema_type(Type::Number).into(),
-            )))
+            .additional_properties(Some(AdditionalProperties::RefOr(number().into())))
     };
     ObjectBuilder::new()
         .description(Some(
@@ -282,9 +283,7 @@ fn bucket_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         .property("max", numbers("The largest value per metric (unless `stats` leaves it out)"))
         .property("last", numbers("The last value per metric (unless `stats` leaves it out)"))
         .property("count", numbers("Samples per metric (unless `stats` leaves it out)"))
-        .additional_properties(Some(AdditionalProperties::RefOr(
-            ObjectBuilder::new().schema_type(Type::Number).into(),
-        )))
+        .additional_properties(Some(AdditionalProperties::RefOr(number().into())))
         .into()
 }
 

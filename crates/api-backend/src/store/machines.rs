@@ -1,7 +1,8 @@
 //! The inventory table `machines`: resolving external ids (host ids, container ids) to the small
 //! integer ids sample rows use, through an in-memory cache; creating machines seen for the first
 //! time; keeping their descriptive fields at their latest sample; linking a re-created container
-//! to its predecessor; marking removals.
+//! to its predecessor; marking removals. The cache's generation moves on every committed change
+//! of the inventory beyond `last_seen`, so a copy of the machine list knows when it is stale.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -123,8 +124,9 @@ impl Cache {
         let described = {
             let last = self.written.lock().expect("machine cache lock");
             written.iter().any(|(id, w)| {
+                // first_seen is the batch's earliest sample: only an earlier one changes the row
                 last.get(id)
-                    .is_none_or(|old| old.fingerprint != w.fingerprint || old.first_seen != w.first_seen)
+                    .is_none_or(|old| old.fingerprint != w.fingerprint || w.first_seen < old.first_seen)
             })
         };
         if described || !found.is_empty() {
@@ -392,4 +394,48 @@ pub async fn mark_removed(conn: &mut MySqlConnection, removed: &[(u32, NaiveDate
             .await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: i64) -> NaiveDateTime {
+        chrono::DateTime::from_timestamp(1_800_000_000 + s, 0)
+            .unwrap()
+            .naive_utc()
+    }
+
+    fn row(state: &'static str, first: i64, last: i64) -> Row<'static> {
+        Row {
+            ext_id: "c1",
+            name: "web",
+            host_machine_id: Some(1),
+            image: Some("nginx"),
+            state: Some(state),
+            health: None,
+            restart_count: Some(0),
+            interval_ms: Some(1000),
+            first_seen: t(first),
+            last_seen: t(last),
+        }
+    }
+
+    #[test]
+    fn the_generation_moves_on_a_change_of_the_inventory_not_on_a_newer_sample() {
+        let cache = Cache::default();
+        cache.remember(
+            vec![(Kind::Container, "c1".into(), 7)],
+            vec![(7, Written::of(&row("running", 0, 0)))],
+        );
+        let g = cache.generation();
+        // a later batch refreshing last_seen only (its first sample is later too)
+        cache.remember(Vec::new(), vec![(7, Written::of(&row("running", 60, 61)))]);
+        assert_eq!(cache.generation(), g, "a last_seen refresh is not a change");
+        cache.remember(Vec::new(), vec![(7, Written::of(&row("exited", 62, 62)))]);
+        assert!(cache.generation() > g, "a new state is");
+        let g = cache.generation();
+        cache.remember(Vec::new(), vec![(7, Written::of(&row("exited", -10, 63)))]);
+        assert!(cache.generation() > g, "an earlier first sample is");
+    }
 }

@@ -1,8 +1,8 @@
 //! MySQL storage: the connection pool (connected with retries at start), the schema migrations,
 //! the write path of ingest (`write`: records into `raw_recent`), the storage tiers (`raw`: the
 //! raw tier's tables, `compact`: `raw_recent` into chunks and rollups, `rollups`, `partitions`,
-//! `retention`, `legacy`: the pre-tier tables converted), the read paths (`read`: inventory and
-//! events, `samples`), and alerting's rules, events, engine state and silences (`alerts`).
+//! `retention`, `legacy`: the pre-tier tables converted), the read paths (`read`: the machine list,
+//! kept until the inventory changes, inventory and events; `samples`), and alerting's rules, events, engine state and silences (`alerts`).
 
 mod alerts;
 mod columns;

@@ -1,5 +1,7 @@
-//! The read path: the machine list, one machine's samples and events over a time range, and the
-//! compat inventory. Rows come back in the wire format's field names and units.
+//! The read path: the machine list (kept between requests until the inventory's generation
+//! moves, at most [`LISTED_FOR`]), one machine's container events over a time range, and the
+//! compat inventory (samples: `samples`). Rows come back in the wire format's field names and
+//! units.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use common::wire::{EventKind, HostSample};

@@ -1,5 +1,6 @@
 //! The live streams: the native alert SSE (`/api/v1/alerts/stream`: snapshot on connect,
-//! `Last-Event-ID` replay from storage, then live events), the compat alert SSE of the original
+//! `Last-Event-ID` replay from storage, then live events; with `samples=` one machine's new
+//! records too), the compat alert SSE of the original
 //! system (`/api/metrics/threshold-alert`), live records as SSE (`/api/v1/metrics/stream`) and
 //! as WebSocket frames (`/ws/metrics`). All are reads (behind the read token) and are fed by
 //! the [`Hub`](crate::hub::Hub) in [`AppState`].
