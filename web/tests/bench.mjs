@@ -12,7 +12,7 @@
 // 3. Opens MACHINE_ID's page (a host with 7 days of stored history) and times CLICKS (5) clicks
 //    on the 7 d range button, from the click to the charts' first draw of the 7-day answer.
 // Prints every figure with its target; exits non-zero only when a measurement fails.
-import { chromium } from "playwright-core";
+import { launch } from "./chromium.mjs";
 
 const [url, hostsArg, containersArg, liveArg, machine, clicksArg] = process.argv.slice(2);
 if (!machine || !(Number(liveArg) > 70)) {
@@ -39,19 +39,7 @@ const BUSY_DEFINITION =
   `divided by the wall time it was measured over (Performance.getMetrics Timestamp), in ${WINDOW_S} s windows from ` +
   `${SKIP_S} s after the rows' first render to the end (the forced GC at 1 minute is not counted: the next window starts after it)`;
 
-const executablePath = process.env.SRMON_CHROMIUM || "/usr/bin/chromium";
-const browser = await chromium.launch({
-  executablePath,
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-});
+const browser = await launch();
 
 // In the page before its scripts: long tasks, when the first fleet row is in the DOM, the time
 // stamp of every click, and (machine page) every chart draw the chart's hook records.

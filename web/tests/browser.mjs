@@ -20,22 +20,10 @@
 // before to), the last 20 minutes from raw samples (prints the tiers). docs: the API description page at URL+PATH shows the generated
 // description's title and operations (prints how many). All save a
 // screenshot, print what they saw, exit non-zero when a check fails.
-import { chromium } from "playwright-core";
+import { launch } from "./chromium.mjs";
 
 const [check, url, arg, screenshot] = process.argv.slice(2);
-const executablePath = process.env.SRMON_CHROMIUM || "/usr/bin/chromium";
-const browser = await chromium.launch({
-  executablePath,
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-});
+const browser = await launch();
 let failed = false;
 try {
   const page = await browser.newPage({ viewport: { width: 1400, height: 800 } });
