@@ -5,7 +5,7 @@
 // less often when a load costs more (a large fleet); the alert marks come from the tab's live
 // alert stream (within its 250 ms batching), without a load.
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { Fleet, FleetContainer, FleetHost, getJson } from "./api";
+import { AlertCount, Fleet, FleetContainer, FleetHost, getJson } from "./api";
 import { bytes, percent, rate } from "./format";
 import { useAlerts, useConnection } from "./live";
 
@@ -23,14 +23,21 @@ interface Row {
   host: FleetHost;
   container?: FleetContainer;
   status: string;
-  firing: number;
+  listed: AlertCount; // as the fleet answer said
+  firing: number; // for sorting
   pending: number;
   cpu?: number;
   mem?: number;
 }
 
 type SortKey = "name" | "status" | "cpu" | "mem" | "alerts";
-type Counts = Map<string, { firing: number; pending: number }>;
+type Counts = Map<string, AlertCount>;
+const NONE: AlertCount = { firing: 0, pending: 0 };
+
+/// A machine's open alerts: from the live stream once it is live, else as the fleet answer said.
+function alertsOf(id: string, listed: AlertCount, counts: Counts | null): AlertCount {
+  return counts ? (counts.get(id) ?? NONE) : listed;
+}
 
 /// CPU points per machine: a ring of HISTORY values, allocated once per machine.
 const history = new Map<string, { values: Float32Array; next: number; count: number }>();
@@ -57,7 +64,6 @@ function points(id: string): number[] {
 }
 
 function hostRow(h: FleetHost, counts: Counts | null): Row {
-  const live = counts?.get(h.id);
   return {
     key: `h:${h.id}`,
     kind: "host",
@@ -65,15 +71,14 @@ function hostRow(h: FleetHost, counts: Counts | null): Row {
     name: h.name,
     host: h,
     status: h.status,
-    firing: live?.firing ?? (counts ? 0 : h.alerts.firing),
-    pending: live?.pending ?? (counts ? 0 : h.alerts.pending),
+    listed: h.alerts,
+    ...alertsOf(h.id, h.alerts, counts),
     cpu: h.values?.cpu_percent,
     mem: h.values?.mem_percent,
   };
 }
 
 function containerRow(host: FleetHost, c: FleetContainer, counts: Counts | null): Row {
-  const live = counts?.get(c.id);
   return {
     key: `c:${c.id}`,
     kind: "container",
@@ -82,8 +87,8 @@ function containerRow(host: FleetHost, c: FleetContainer, counts: Counts | null)
     host,
     container: c,
     status: c.status,
-    firing: live?.firing ?? (counts ? 0 : c.alerts.firing),
-    pending: live?.pending ?? (counts ? 0 : c.alerts.pending),
+    listed: c.alerts,
+    ...alertsOf(c.id, c.alerts, counts),
     cpu: c.values?.cpu_percent,
     mem: c.values?.mem_percent,
   };
@@ -270,9 +275,7 @@ export function FleetView() {
         <div style={{ height: `${rows.length * ROW}px`, position: "relative" }}>
           {rows.slice(first, last).map((r, i) => {
             const t = texts(r);
-            const live = counts?.get(r.id);
-            const firing = counts ? (live?.firing ?? 0) : r.firing;
-            const pending = counts ? (live?.pending ?? 0) : r.pending;
+            const { firing, pending } = alertsOf(r.id, r.listed, counts);
             return (
             <div
               key={r.key}

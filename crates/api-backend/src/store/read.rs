@@ -161,7 +161,7 @@ impl Store {
     }
 
     /// The machine rows: read again when the inventory changed since (or [`LISTED_FOR`] passed),
-    /// else the copy read last (22,000 machines take a few hundred milliseconds to read).
+    /// else the copy read last (a large inventory is the dearest part of a fleet load).
     async fn listing(&self) -> Result<Arc<Vec<Listing>>> {
         let generation = self.machines.generation();
         if let Some(rows) = self.listed.get(generation) {
