@@ -107,6 +107,12 @@ impl<'a> Reader<'a> {
         let b = self.take(n)?;
         String::from_utf8(b.to_vec()).map_err(|_| Error::Malformed("string is not UTF-8"))
     }
+
+    /// Steps over a string written by [`Writer::str`].
+    pub fn skip_str(&mut self) -> Result<(), Error> {
+        let n = self.len(self.buf.len())?;
+        self.take(n).map(drop)
+    }
 }
 
 pub fn zigzag(v: i64) -> u64 {

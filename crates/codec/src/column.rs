@@ -76,6 +76,66 @@ pub fn get_floats(r: &mut Reader<'_>, n: usize, scale: f64) -> Result<Vec<Option
     Ok(present.into_iter().map(|p| if p { it.next() } else { None }).collect())
 }
 
+/// Steps over `n` values written by [`put_ints`] without decoding them.
+pub fn skip_ints(r: &mut Reader<'_>, n: usize) -> Result<(), Error> {
+    let k = skip_presence(r, n)?;
+    skip_stream(r, k)
+}
+
+/// Steps over `n` values written by [`put_floats`] without decoding them.
+pub fn skip_floats(r: &mut Reader<'_>, n: usize) -> Result<(), Error> {
+    let k = skip_presence(r, n)?;
+    if r.peek()? == RAW_F64 {
+        r.u8()?;
+        r.take(k.checked_mul(8).ok_or(Error::Malformed("column too long"))?)?;
+        return Ok(());
+    }
+    skip_stream(r, k)
+}
+
+/// Steps over the presence of `n` values; how many are present.
+fn skip_presence(r: &mut Reader<'_>, n: usize) -> Result<usize, Error> {
+    match r.u8()? {
+        ALL => Ok(n),
+        NONE => Ok(0),
+        BITMAP => {
+            let bits = r.take(n.div_ceil(8))?;
+            let all: usize = bits.iter().map(|b| b.count_ones() as usize).sum();
+            // bits past the n-th are never set by the writer, but do not count them
+            let extra = match n % 8 {
+                0 => 0,
+                used => (bits[bits.len() - 1] >> used).count_ones() as usize,
+            };
+            Ok(all - extra)
+        }
+        _ => Err(Error::Malformed("unknown presence mode")),
+    }
+}
+
+/// Steps over `k` integers written by [`put_stream`].
+fn skip_stream(r: &mut Reader<'_>, k: usize) -> Result<(), Error> {
+    let mode = r.u8()?;
+    if k == 0 {
+        return Ok(());
+    }
+    r.ivar()?;
+    let planes = match mode {
+        CONST => return Ok(()),
+        DELTA => k - 1,
+        DOD if k >= 2 => {
+            r.ivar()?;
+            k - 2
+        }
+        _ => return Err(Error::Malformed("unknown integer stream mode")),
+    };
+    let width = usize::from(r.u8()?);
+    if width > 8 {
+        return Err(Error::Malformed("plane width over 8 bytes"));
+    }
+    r.take(width * planes)?;
+    Ok(())
+}
+
 /// Writes the presence of `n` values: all, none, or a bitmap.
 pub fn put_presence(w: &mut Writer, present: impl Iterator<Item = bool> + Clone) {
     let (n, k) = present.clone().fold((0, 0), |(n, k), p| (n + 1, k + usize::from(p)));
@@ -215,6 +275,22 @@ mod tests {
         let mut r = Reader::new(&w.buf);
         assert_eq!(get_ints(&mut r, v.len()).unwrap(), v);
         assert!(r.is_done());
+        // skipping steps over exactly the column's bytes
+        w.u8(0xAB);
+        let mut r = Reader::new(&w.buf);
+        skip_ints(&mut r, v.len()).unwrap();
+        assert_eq!(r.u8().unwrap(), 0xAB);
+        assert!(r.is_done());
+    }
+
+    fn floats_skip(v: &[Option<f64>]) {
+        let mut w = Writer::default();
+        put_floats(&mut w, v, 100.0);
+        w.u8(0xAB);
+        let mut r = Reader::new(&w.buf);
+        skip_floats(&mut r, v.len()).unwrap();
+        assert_eq!(r.u8().unwrap(), 0xAB);
+        assert!(r.is_done());
     }
 
     #[test]
@@ -234,6 +310,27 @@ mod tests {
             Some(8),
         ]);
         ints_round_trip(&(0..100).map(|i| Some(1_000_000 + i * 1000)).collect::<Vec<_>>());
+        ints_round_trip(&(0..100).map(|i| Some(i * i)).collect::<Vec<_>>()); // deltas of deltas
+        ints_round_trip(&(0..13).map(|i| (i % 3 == 0).then_some(i)).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn float_columns_are_skipped_whole() {
+        floats_skip(&[]);
+        floats_skip(&[Some(1.5); 4]);
+        floats_skip(&[
+            Some(12.34),
+            None,
+            Some(0.0),
+            Some(99.99),
+            Some(-3.5),
+            None,
+            None,
+            Some(1.0),
+            Some(7.0),
+        ]);
+        floats_skip(&[Some(1.0e300), None, Some(2.5)]);
+        floats_skip(&(0..50).map(|i| Some(f64::from(i) * 0.37)).collect::<Vec<_>>());
     }
 
     #[test]

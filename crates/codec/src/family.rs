@@ -53,6 +53,45 @@ impl<K: Clone + Eq + Hash> Family<K> {
     }
 }
 
+/// Steps over what [`Family::put`] wrote for `n` samples (stepping over each key with
+/// `skip_key`); how many entries each key has, in key order.
+pub fn skip(
+    r: &mut Reader<'_>,
+    n: usize,
+    limit: usize,
+    mut skip_key: impl FnMut(&mut Reader<'_>) -> Result<(), Error>,
+) -> Result<Vec<usize>, Error> {
+    let nkeys = r.len(limit)?;
+    for _ in 0..nkeys {
+        skip_key(r)?;
+    }
+    let ndistinct = r.len(limit)?;
+    let mut distinct: Vec<Vec<usize>> = Vec::with_capacity(ndistinct);
+    for _ in 0..ndistinct {
+        let len = r.len(limit)?;
+        let layout = (0..len)
+            .map(|_| {
+                usize::try_from(r.uvar()?)
+                    .ok()
+                    .filter(|k| *k < nkeys)
+                    .ok_or(Error::Malformed("layout names an unknown key"))
+            })
+            .collect::<Result<Vec<usize>, Error>>()?;
+        distinct.push(layout);
+    }
+    let mut counts = vec![0usize; nkeys];
+    for l in column::get_ints(r, n)?.into_iter().flatten() {
+        let layout = usize::try_from(l)
+            .ok()
+            .and_then(|l| distinct.get(l))
+            .ok_or(Error::Malformed("unknown layout"))?;
+        for k in layout {
+            counts[*k] += 1;
+        }
+    }
+    Ok(counts)
+}
+
 impl<K> Family<K> {
     /// Per key, where its entries are (sample order).
     pub fn entries(&self) -> Entries {

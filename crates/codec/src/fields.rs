@@ -8,7 +8,7 @@ use common::wire::{Filesystem, HostSample, Interface};
 
 use crate::bytes::{Reader, Writer};
 use crate::column;
-use crate::family::Family;
+use crate::family::{self, Family};
 use crate::{Container, Error};
 
 /// Steps per unit of each kind of float field (100: kept to 0.01).
@@ -19,6 +19,11 @@ pub mod precision {
     pub const CELSIUS: f64 = 10.0;
     /// Byte rates (bytes per second): exact to the byte.
     pub const BYTES_PER_SEC: f64 = 1.0;
+
+    /// `v` as stored at `scale` steps per unit (rounded to the nearest step).
+    pub fn round(v: f64, scale: f64) -> f64 {
+        (v * scale).round() / scale
+    }
 }
 use precision::{BYTES_PER_SEC, CELSIUS, PERCENT};
 
@@ -137,6 +142,17 @@ fn get_columns<T>(
     Ok(())
 }
 
+/// Steps over the columns [`put_columns`] wrote for `n` items.
+fn skip_columns<T>(r: &mut Reader<'_>, n: usize, floats: &[FloatField<T>], ints: &[IntField<T>]) -> Result<(), Error> {
+    for _ in floats {
+        column::skip_floats(r, n)?;
+    }
+    for _ in ints {
+        column::skip_ints(r, n)?;
+    }
+    Ok(())
+}
+
 /// Available memory as collectors compute it: total − used (so it need not be stored when
 /// every sample agrees).
 fn total_minus_used(h: &HostSample) -> Option<u64> {
@@ -173,12 +189,27 @@ pub fn get_host(r: &mut Reader<'_>, hosts: &mut [&mut HostSample]) -> Result<(),
     Ok(())
 }
 
+/// Steps over what [`put_host`] wrote for `n` hosts.
+pub fn skip_host(r: &mut Reader<'_>, n: usize) -> Result<(), Error> {
+    skip_columns(r, n, &HOST_FLOATS, &HOST_INTS)?;
+    match r.u8()? {
+        DERIVED => Ok(()),
+        STORED => column::skip_ints(r, n),
+        _ => Err(Error::Malformed("unknown available-memory mode")),
+    }
+}
+
 pub fn put_container(w: &mut Writer, cs: &[&Container]) {
     put_columns(w, cs, &CONTAINER_FLOATS, &CONTAINER_INTS);
 }
 
 pub fn get_container(r: &mut Reader<'_>, cs: &mut [&mut Container]) -> Result<(), Error> {
     get_columns(r, cs, &CONTAINER_FLOATS, &CONTAINER_INTS)
+}
+
+/// Steps over what [`put_container`] wrote for `n` entries.
+pub fn skip_container(r: &mut Reader<'_>, n: usize) -> Result<(), Error> {
+    skip_columns(r, n, &CONTAINER_FLOATS, &CONTAINER_INTS)
 }
 
 /// The identity of a filesystem entry.
@@ -244,6 +275,28 @@ pub fn put_lists(w: &mut Writer, hosts: &[&HostSample]) {
             .collect();
         column::put_floats(w, &v, CELSIUS);
     }
+}
+
+/// Steps over the list fields [`put_lists`] wrote for `n` hosts.
+pub fn skip_lists(r: &mut Reader<'_>, n: usize, limit: usize) -> Result<(), Error> {
+    for count in family::skip(r, n, limit, |r| r.uvar().map(drop))? {
+        column::skip_floats(r, count)?;
+    }
+    for count in family::skip(r, n, limit, |r| r.skip_str())? {
+        skip_columns(r, count, &NIC_FLOATS, &NIC_INTS)?;
+    }
+    let fs_key = |r: &mut Reader<'_>| {
+        r.skip_str()?;
+        r.skip_str()?;
+        r.skip_str()
+    };
+    for count in family::skip(r, n, limit, fs_key)? {
+        skip_columns(r, count, &FS_FLOATS, &FS_INTS)?;
+    }
+    for count in family::skip(r, n, limit, |r| r.skip_str())? {
+        column::skip_floats(r, count)?;
+    }
+    Ok(())
 }
 
 /// Reads the list fields [`put_lists`] wrote.

@@ -136,6 +136,10 @@ pub enum Parts {
     All,
     /// The host only (its containers are the last columns: left unread, `containers` empty).
     Host,
+    /// One container (by machine id) only: the host's columns and the other containers' are
+    /// stepped over, `host` is left empty and `containers` holds that container where a
+    /// sample lists it.
+    Container(u32),
 }
 
 /// Decodes concatenated frames (see [`frame`]), their samples one after the other.
@@ -246,15 +250,23 @@ fn read_body(body: &[u8], parts: Parts) -> Result<Vec<Sample>, Error> {
             })
         })
         .collect::<Result<Vec<_>, Error>>()?;
-    {
-        let mut hosts: Vec<&mut HostSample> = samples.iter_mut().map(|s| &mut s.host).collect();
-        fields::get_host(&mut r, &mut hosts)?;
-        fields::get_lists(&mut r, &mut hosts, MAX_KEYS)?;
-    }
+    let only = match parts {
+        Parts::Container(machine) => {
+            fields::skip_host(&mut r, n)?;
+            fields::skip_lists(&mut r, n, MAX_KEYS)?;
+            Some(machine)
+        }
+        Parts::All | Parts::Host => {
+            let mut hosts: Vec<&mut HostSample> = samples.iter_mut().map(|s| &mut s.host).collect();
+            fields::get_host(&mut r, &mut hosts)?;
+            fields::get_lists(&mut r, &mut hosts, MAX_KEYS)?;
+            None
+        }
+    };
     if parts == Parts::Host {
         return Ok(samples);
     }
-    get_containers(&mut r, &mut samples)?;
+    get_containers(&mut r, &mut samples, only)?;
     if !r.is_done() {
         return Err(Error::Malformed("bytes after the last column"));
     }
@@ -290,7 +302,9 @@ fn put_containers(w: &mut Writer, samples: &[Sample]) {
     }
 }
 
-fn get_containers(r: &mut Reader<'_>, samples: &mut [Sample]) -> Result<(), Error> {
+/// Reads the containers' columns: every container's, or (`only`) one machine's, stepping over
+/// the others'.
+fn get_containers(r: &mut Reader<'_>, samples: &mut [Sample], only: Option<u32>) -> Result<(), Error> {
     let fam: Family<u32> = Family::get(r, samples.len(), MAX_KEYS, |r| {
         u32::try_from(r.uvar()?).map_err(|_| Error::Malformed("machine id out of range"))
     })?;
@@ -302,28 +316,39 @@ fn get_containers(r: &mut Reader<'_>, samples: &mut [Sample]) -> Result<(), Erro
             .and_then(|i| words.get(i).cloned())
             .ok_or(Error::Malformed("unknown word"))
     };
-    for (s, layout) in samples.iter_mut().zip(&fam.layouts) {
-        s.containers = layout
-            .iter()
-            .flatten()
-            .map(|k| Container {
-                machine: fam.keys[*k as usize],
-                ..Container::default()
-            })
-            .collect();
+    if only.is_none() {
+        // every container in its sample's order: the slots are filled key by key below
+        for (s, layout) in samples.iter_mut().zip(&fam.layouts) {
+            s.containers = layout
+                .iter()
+                .flatten()
+                .map(|k| Container {
+                    machine: fam.keys[*k as usize],
+                    ..Container::default()
+                })
+                .collect();
+        }
     }
-    for entries in fam.entries() {
+    for (entries, &machine) in fam.entries().iter().zip(&fam.keys) {
         let n = entries.len();
+        if only.is_some_and(|m| m != machine) {
+            column::skip_ints(r, n)?; // states
+            column::skip_ints(r, n)?; // health
+            fields::skip_container(r, n)?;
+            continue;
+        }
         let states = column::get_ints(r, n)?;
         let health = column::get_ints(r, n)?;
         let mut cs: Vec<Container> = vec![Container::default(); n];
         fields::get_container(r, &mut cs.iter_mut().collect::<Vec<_>>())?;
         for (((i, p), mut c), (s, h)) in entries.iter().zip(cs).zip(states.into_iter().zip(health)) {
-            let slot = &mut samples[*i].containers[*p];
-            c.machine = slot.machine;
+            c.machine = machine;
             c.state = word(s.ok_or(Error::Malformed("container without state"))?)?;
             c.health = h.map(word).transpose()?;
-            *slot = c;
+            match only {
+                None => samples[*i].containers[*p] = c,
+                Some(_) => samples[*i].containers.push(c),
+            }
         }
     }
     Ok(())

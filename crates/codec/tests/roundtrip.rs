@@ -242,12 +242,36 @@ proptest! {
     }
 
     #[test]
+    fn one_container_alone_is_that_container_of_each_sample(a in samples(), b in samples(), pick in 0usize..64) {
+        let mut bytes = codec::frame(&a, Some(3));
+        bytes.extend(codec::frame(&b, None));
+        // a machine some sample lists (or, when none lists any, one no sample has)
+        let listed: Vec<u32> = a.iter().chain(&b).flat_map(|s| s.containers.iter().map(|c| c.machine)).collect();
+        let machine = listed.get(pick % listed.len().max(1)).copied().unwrap_or(u32::MAX);
+        let back = codec::decode_frames_of(&bytes, codec::Parts::Container(machine)).unwrap();
+        let expect: Vec<Sample> = a
+            .iter()
+            .chain(&b)
+            .map(|s| {
+                let s = stored(s);
+                Sample {
+                    at: s.at,
+                    host: HostSample::default(),
+                    containers: s.containers.into_iter().filter(|c| c.machine == machine).collect(),
+                }
+            })
+            .collect();
+        prop_assert_eq!(back, expect);
+    }
+
+    #[test]
     fn damaged_bytes_are_an_error_not_a_panic(samples in samples(), cut in 0usize..10_000, flip in any::<(usize, u8)>()) {
         let mut bytes = codec::encode(&samples, None);
         let _ = codec::decode(&bytes[..cut.min(bytes.len())]);
         let i = flip.0 % bytes.len();
         bytes[i] ^= flip.1 | 1;
         let _ = codec::decode(&bytes);
+        let _ = codec::decode_frames_of(&codec::frame(&samples, None)[..cut.min(bytes.len())], codec::Parts::Container(1));
     }
 }
 

@@ -75,7 +75,7 @@ impl Store {
                         let n = read.len() as u32;
                         for (start, payload) in read {
                             out.extend(
-                                decoded(&payload, host, mine.kind)
+                                decoded(&payload, &mine)
                                     .into_iter()
                                     .filter(|s| s.at >= from && s.at < to && holds(&mine, s)),
                             );
@@ -87,11 +87,7 @@ impl Store {
                     }
                     let recent_to = if out.len() >= want { cursor.min(to) } else { to };
                     for payload in raw::read_recent(conn, host, from, recent_to).await? {
-                        out.extend(
-                            decoded(&payload, host, mine.kind)
-                                .into_iter()
-                                .filter(|s| holds(&mine, s)),
-                        );
+                        out.extend(decoded(&payload, &mine).into_iter().filter(|s| holds(&mine, s)));
                     }
                     Ok(out)
                 })
@@ -114,13 +110,13 @@ impl Store {
         width: TimeDelta,
         metrics: Vec<usize>,
     ) -> Result<Vec<Bucket>> {
-        let (host, id, kind) = (m.host, m.id, m.kind);
+        let (host, id, kind, mine) = (m.host, m.id, m.kind, m.clone());
         let buckets = self
             .snapshot(move |conn| {
                 Box::pin(async move {
                     let mut into: BTreeMap<rollup::Key, Bucket> = BTreeMap::new();
                     let recent = raw::read_recent(conn, host, from, to).await?;
-                    let mut samples: Vec<Sample> = recent.iter().flat_map(|p| decoded(p, host, kind)).collect();
+                    let mut samples: Vec<Sample> = recent.iter().flat_map(|p| decoded(p, &mine)).collect();
                     let stored = match source {
                         Source::Raw => {
                             let mut cursor = from;
@@ -128,7 +124,7 @@ impl Store {
                                 let read = raw::read_chunks(conn, host, cursor, to, CHUNKS_PER_READ).await?;
                                 let n = read.len() as u32;
                                 for (start, payload) in read {
-                                    samples.extend(decoded(&payload, host, kind));
+                                    samples.extend(decoded(&payload, &mine));
                                     cursor = start + CHUNK_WINDOW;
                                 }
                                 if n < CHUNKS_PER_READ {
@@ -164,15 +160,15 @@ fn holds(m: &MachineRef, s: &Sample) -> bool {
     m.kind == Kind::Host || s.containers.iter().any(|c| c.machine == m.id)
 }
 
-/// A row's samples; a row that cannot be decoded is skipped (and logged). For a host's own
-/// values its containers are left undecoded.
-fn decoded(payload: &[u8], host: u32, of: Kind) -> Vec<Sample> {
-    let parts = match of {
+/// A row's samples of `m`; a row that cannot be decoded is skipped (and logged). Only `m`'s
+/// part is decoded: for a host its own values, for a container that container's.
+fn decoded(payload: &[u8], m: &MachineRef) -> Vec<Sample> {
+    let parts = match m.kind {
         Kind::Host => codec::Parts::Host,
-        Kind::Container => codec::Parts::All,
+        Kind::Container => codec::Parts::Container(m.id),
     };
     codec::decode_frames_of(payload, parts).unwrap_or_else(|e| {
-        tracing::error!(host, error = %e, "stored samples cannot be decoded; skipped");
+        tracing::error!(host = m.host, error = %e, "stored samples cannot be decoded; skipped");
         Vec::new()
     })
 }
