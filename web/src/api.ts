@@ -26,8 +26,16 @@ export function onUnauthorized(l: Listener): () => void {
   return () => unauthorized.delete(l);
 }
 
+/// The request early.js started for `path` before the bundle loaded, once (then: none).
+function early(path: string): Promise<Response> | undefined {
+  const started = (window as { srmonEarly?: Record<string, Promise<Response>> }).srmonEarly;
+  const r = started?.[path];
+  if (started) delete started[path];
+  return r;
+}
+
 export async function getJson<T>(path: string): Promise<T> {
-  const r = await fetch(path, { credentials: "same-origin", headers: { accept: "application/json" } });
+  const r = await (early(path) ?? fetch(path, { credentials: "same-origin", headers: { accept: "application/json" } }));
   if (r.status === 401) unauthorized.forEach((l) => l());
   if (!r.ok) throw await failure(r);
   return r.json() as Promise<T>;
@@ -69,7 +77,7 @@ export interface FleetContainer {
   image?: string;
   state?: string;
   status: Status;
-  alerts: AlertCount;
+  alerts?: AlertCount; // absent: none open
   values?: ContainerValues;
 }
 
@@ -78,7 +86,7 @@ export interface FleetHost {
   name: string;
   status: Status;
   last_seen: string;
-  alerts: AlertCount;
+  alerts?: AlertCount; // absent: none open
   values?: HostValues;
   containers: FleetContainer[];
 }

@@ -8,6 +8,7 @@ import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { AlertCount, Fleet, FleetContainer, FleetHost, getJson } from "./api";
 import { bytes, percent, rate } from "./format";
 import { useAlerts, useConnection } from "./live";
+import { Rings } from "./rings";
 
 const POLL_MS = 2000;
 const MAX_POLL_MS = 15_000;
@@ -39,31 +40,12 @@ function alertsOf(id: string, listed: AlertCount, counts: Counts | null): AlertC
   return counts ? (counts.get(id) ?? NONE) : listed;
 }
 
-/// CPU points per machine: a ring of HISTORY values, allocated once per machine.
-const history = new Map<string, { values: Float32Array; next: number; count: number }>();
-
-function remember(id: string, cpu?: number) {
-  if (cpu === undefined) return;
-  let h = history.get(id);
-  if (!h) {
-    h = { values: new Float32Array(HISTORY), next: 0, count: 0 };
-    history.set(id, h);
-  }
-  h.values[h.next] = cpu;
-  h.next = (h.next + 1) % HISTORY;
-  h.count = Math.min(HISTORY, h.count + 1);
-}
-
-/// The points of a machine, oldest first.
-function points(id: string): number[] {
-  const h = history.get(id);
-  if (!h) return [];
-  const out: number[] = [];
-  for (let i = h.count; i > 0; i--) out.push(h.values[(h.next - i + HISTORY) % HISTORY]);
-  return out;
-}
+/// CPU points per machine (the sparklines).
+const history = new Rings(HISTORY);
 
 function hostRow(h: FleetHost, counts: Counts | null): Row {
+  const listed = h.alerts ?? NONE;
+  const open = alertsOf(h.id, listed, counts);
   return {
     key: `h:${h.id}`,
     kind: "host",
@@ -71,14 +53,17 @@ function hostRow(h: FleetHost, counts: Counts | null): Row {
     name: h.name,
     host: h,
     status: h.status,
-    listed: h.alerts,
-    ...alertsOf(h.id, h.alerts, counts),
+    listed,
+    firing: open.firing,
+    pending: open.pending,
     cpu: h.values?.cpu_percent,
     mem: h.values?.mem_percent,
   };
 }
 
 function containerRow(host: FleetHost, c: FleetContainer, counts: Counts | null): Row {
+  const listed = c.alerts ?? NONE;
+  const open = alertsOf(c.id, listed, counts);
   return {
     key: `c:${c.id}`,
     kind: "container",
@@ -87,8 +72,9 @@ function containerRow(host: FleetHost, c: FleetContainer, counts: Counts | null)
     host,
     container: c,
     status: c.status,
-    listed: c.alerts,
-    ...alertsOf(c.id, c.alerts, counts),
+    listed,
+    firing: open.firing,
+    pending: open.pending,
     cpu: c.values?.cpu_percent,
     mem: c.values?.mem_percent,
   };
@@ -113,7 +99,7 @@ function texts(r: Row): { mem: string; disk: string; net: string } {
 }
 
 function Sparkline({ id }: { id: string }) {
-  const pts = points(id);
+  const pts = history.values(id);
   if (pts.length < 2) return <svg class="spark" />;
   const max = Math.max(100, ...pts);
   const step = 100 / (HISTORY - 1);
@@ -128,6 +114,13 @@ function Sparkline({ id }: { id: string }) {
 
 // one collator for every comparison (String.localeCompare is many times slower per call)
 const collator = new Intl.Collator(undefined, { numeric: true });
+
+/// Sorts `xs` in place unless it is in order already (the fleet answer lists by name, so the
+/// default order costs one pass instead of a sort).
+function ordered<T>(xs: T[], cmp: (a: T, b: T) => number): T[] {
+  for (let i = 1; i < xs.length; i++) if (cmp(xs[i - 1], xs[i]) > 0) return xs.sort(cmp);
+  return xs;
+}
 
 function compare(a: Row, b: Row, key: SortKey): number {
   switch (key) {
@@ -178,16 +171,12 @@ export function FleetView() {
       try {
         const f = await getJson<Fleet>("/api/v1/fleet");
         if (stop) return;
-        const seen = new Set<string>();
+        history.begin(f.hosts.reduce((n, h) => n + 1 + h.containers.length, 0));
         for (const h of f.hosts) {
-          remember(h.id, h.values?.cpu_percent);
-          seen.add(h.id);
-          for (const c of h.containers) {
-            remember(c.id, c.values?.cpu_percent);
-            seen.add(c.id);
-          }
+          history.push(h.id, h.values?.cpu_percent);
+          for (const c of h.containers) history.push(c.id, c.values?.cpu_percent);
         }
-        for (const id of history.keys()) if (!seen.has(id)) history.delete(id);
+        history.sweep();
         setFleet(f);
         setError(null);
       } catch (e) {
@@ -222,12 +211,12 @@ export function FleetView() {
     if (grouped) {
       const out: Row[] = [];
       const hosts = [...fleet.hosts].map((h) => ({ h, row: hostRow(h, sortCounts) }));
-      hosts.sort((a, b) => compare(a.row, b.row, sort));
+      ordered(hosts, (a, b) => compare(a.row, b.row, sort));
       for (const { h, row } of hosts) {
         const containers = h.containers.map((c) => containerRow(h, c, sortCounts)).filter((c) => match(c.name) || match(h.name));
         if (!match(h.name) && containers.length === 0) continue;
         out.push(row);
-        containers.sort((a, b) => compare(a, b, sort));
+        ordered(containers, (a, b) => compare(a, b, sort));
         out.push(...containers);
       }
       return out;
@@ -237,7 +226,7 @@ export function FleetView() {
       all.push(hostRow(h, sortCounts));
       for (const c of h.containers) all.push(containerRow(h, c, sortCounts));
     }
-    return all.filter((r) => match(r.name)).sort((a, b) => compare(a, b, sort));
+    return ordered(all.filter((r) => match(r.name)), (a, b) => compare(a, b, sort));
   }, [fleet, filter, sort, grouped, sortCounts]);
 
   if (!fleet) return <p class="note">{error ? `Cannot load the fleet: ${error}` : "Loading the fleet…"}</p>;

@@ -157,9 +157,10 @@ impl Cache {
         }
     }
 
-    /// The newest sample time of a machine stored by this process, if any.
-    pub fn seen(&self, id: u32) -> Option<NaiveDateTime> {
-        self.seen.lock().expect("machine cache lock").get(&id).copied()
+    /// `f` of the newest sample time per machine stored by this process (one lock for a
+    /// whole listing, not one per machine: ingest takes the same lock).
+    pub fn with_seen<T>(&self, f: impl FnOnce(&HashMap<u32, NaiveDateTime>) -> T) -> T {
+        f(&self.seen.lock().expect("machine cache lock"))
     }
 
     /// Does this row change the machine: new descriptive fields, an earlier first_seen, or a

@@ -3,6 +3,9 @@
 //! compat inventory (samples: `samples`). Rows come back in the wire format's field names and
 //! units.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use chrono::{DateTime, NaiveDateTime, Utc};
 use common::wire::{EventKind, HostSample};
 use serde::Serialize;
@@ -10,33 +13,39 @@ use sqlx::mysql::MySqlRow;
 use sqlx::Row as _;
 
 use super::columns::{db_time, opt_text, text, utc};
-use super::machines::{Cache, Kind};
+use super::machines::Kind;
 use super::Store;
 use crate::error::{Error, Result};
 use crate::status::{self, ContainerFacts, Status};
-use std::sync::Arc;
 
 /// One entry of `GET /api/v1/machines`.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MachineView {
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: Arc<str>,
     #[schema(value_type = crate::alerts::MachineKind)]
     pub kind: &'static str,
-    pub name: String,
+    #[schema(value_type = String)]
+    pub name: Arc<str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub host_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub host_id: Option<Arc<str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub image: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub image: Option<Arc<str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub state: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub state: Option<Arc<str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub health: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub health: Option<Arc<str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub restart_count: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interval_ms: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub predecessor_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub predecessor_id: Option<Arc<str>>,
     #[serde(with = "common::timefmt::millis")]
     pub first_seen: DateTime<Utc>,
     #[serde(with = "common::timefmt::millis")]
@@ -157,7 +166,9 @@ impl Store {
     /// Every known host and container with its status at `now`; hosts first, then by name.
     pub async fn machines(&self, now: DateTime<Utc>) -> Result<Vec<MachineView>> {
         let rows = self.listing().await?;
-        Ok(rows.iter().map(|r| r.view(now, &self.machines)).collect())
+        Ok(self
+            .machines
+            .with_seen(|seen| rows.iter().map(|r| r.view(now, seen)).collect()))
     }
 
     /// The machine rows: read again when the inventory changed since (or [`LISTED_FOR`] passed),
@@ -368,13 +379,13 @@ impl Listed {
 pub struct Listing {
     id: u32,
     kind: Kind,
-    ext_id: String,
-    name: String,
+    ext_id: Arc<str>,
+    name: Arc<str>,
     host_id: Option<u32>,
-    host_ext_id: Option<String>,
-    image: Option<String>,
-    state: Option<String>,
-    health: Option<String>,
+    host_ext_id: Option<Arc<str>>,
+    image: Option<Arc<str>>,
+    state: Option<Arc<str>>,
+    health: Option<Arc<str>>,
     restart_count: Option<u32>,
     interval_ms: Option<u32>,
     host_interval_ms: Option<u32>,
@@ -382,7 +393,7 @@ pub struct Listing {
     first_seen: NaiveDateTime,
     last_seen: Option<NaiveDateTime>,
     removed_at: Option<NaiveDateTime>,
-    predecessor_ext_id: Option<String>,
+    predecessor_ext_id: Option<Arc<str>>,
 }
 
 impl Listing {
@@ -391,13 +402,13 @@ impl Listing {
         Ok(Listing {
             id: r.try_get("id")?,
             kind: Kind::parse(&kind).ok_or_else(|| sqlx::Error::Decode(format!("unknown kind {kind:?}").into()))?,
-            ext_id: text(r, "ext_id")?,
-            name: text(r, "name")?,
+            ext_id: text(r, "ext_id")?.into(),
+            name: text(r, "name")?.into(),
             host_id: r.try_get("host_id")?,
-            host_ext_id: opt_text(r, "host_ext_id")?,
-            image: opt_text(r, "image")?,
-            state: opt_text(r, "state")?,
-            health: opt_text(r, "health")?,
+            host_ext_id: opt_text(r, "host_ext_id")?.map(Into::into),
+            image: opt_text(r, "image")?.map(Into::into),
+            state: opt_text(r, "state")?.map(Into::into),
+            health: opt_text(r, "health")?.map(Into::into),
             restart_count: r.try_get("restart_count")?,
             interval_ms: r.try_get("interval_ms")?,
             host_interval_ms: r.try_get("host_interval_ms")?,
@@ -405,17 +416,18 @@ impl Listing {
             first_seen: r.try_get("first_seen")?,
             last_seen: r.try_get("last_seen")?,
             removed_at: r.try_get("removed_at")?,
-            predecessor_ext_id: opt_text(r, "predecessor_ext_id")?,
+            predecessor_ext_id: opt_text(r, "predecessor_ext_id")?.map(Into::into),
         })
     }
 
     /// The machine as listed at `now`: its newest sample time (stored, or the later one this
     /// process stored) and its status.
-    fn view(&self, now: DateTime<Utc>, cache: &Cache) -> MachineView {
-        let newest = |id: Option<u32>, stored: Option<NaiveDateTime>| match (id.and_then(|i| cache.seen(i)), stored) {
-            (Some(seen), Some(stored)) => Some(seen.max(stored)),
-            (seen, stored) => stored.or(seen),
-        };
+    fn view(&self, now: DateTime<Utc>, seen: &HashMap<u32, NaiveDateTime>) -> MachineView {
+        let newest =
+            |id: Option<u32>, stored: Option<NaiveDateTime>| match (id.and_then(|i| seen.get(&i).copied()), stored) {
+                (Some(seen), Some(stored)) => Some(seen.max(stored)),
+                (seen, stored) => stored.or(seen),
+            };
         let last_seen = utc(newest(Some(self.id), self.last_seen).unwrap_or_default());
         let host_last_seen = newest(self.host_id, self.host_last_seen);
         let status = match self.kind {

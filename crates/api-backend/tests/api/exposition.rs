@@ -83,6 +83,7 @@ async fn the_fleet_lists_each_host_with_its_containers_values_and_alerts() {
     let now = Utc::now();
     let mut r = host_record("r1", "h", &ts(now - TimeDelta::milliseconds(300)));
     r["host"]["cpu_percent"] = json!(99.5); // over the default 85: an alert opens
+    r["host"]["mem_percent"] = json!(41.2371); // given at the stored precision: 41.24
     r["containers"] = json!([container("c1", "/web", "running"), container("c2", "/db", "exited")]);
     let reply = t.post("/api/v1/ingest", &json!([r])).await;
     assert_eq!(reply.json["accepted"], 1, "{}", reply.text);
@@ -96,6 +97,7 @@ async fn the_fleet_lists_each_host_with_its_containers_values_and_alerts() {
     assert_eq!(h["status"], "up");
     assert_eq!(h["values"]["cpu_percent"], 99.5);
     assert_eq!(h["values"]["disk_used_percent"], 40.0);
+    assert_eq!(h["values"]["mem_percent"], 41.24);
     assert_eq!(h["alerts"]["firing"], 1, "{}", fleet.text);
     let names: Vec<(&str, &str)> = h["containers"]
         .as_array()
@@ -107,6 +109,61 @@ async fn the_fleet_lists_each_host_with_its_containers_values_and_alerts() {
     let web = &h["containers"][1];
     assert_eq!(web["values"]["cpu_percent"], 150.5);
     assert_eq!(web["image"], "nginx:1.27");
+    // byte rates exact to the byte, as stored (200.25 B/s)
+    assert_eq!(web["values"]["net_tx_bytes_per_sec"], 200.0);
     // over the default 85 too
     assert_eq!(web["alerts"]["firing"], 1, "{}", fleet.text);
+    // a machine without open alerts has no `alerts` (the answer is megabytes at 22,000 machines)
+    assert!(h["containers"][0].get("alerts").is_none(), "{}", fleet.text);
+}
+
+/// The body and `content-encoding` of a GET asking for `encoding`.
+async fn encoded(t: &TestApp, path: &str, encoding: &str) -> (Option<String>, Vec<u8>) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let req = axum::http::Request::get(path)
+        .header("accept-encoding", encoding)
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = t.app.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(response.status(), 200, "{path}");
+    let used = response
+        .headers()
+        .get("content-encoding")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (used, response.into_body().collect().await.unwrap().to_bytes().to_vec())
+}
+
+#[tokio::test]
+async fn answers_are_compressed_for_clients_that_ask_and_the_live_streams_are_not() {
+    let t = TestApp::start().await;
+    let mut r = host_record("r1", "h", &ts(Utc::now() - TimeDelta::milliseconds(300)));
+    r["containers"] = json!([container("c1", "/web", "running")]);
+    assert_eq!(t.post("/api/v1/ingest", &json!([r])).await.json["accepted"], 1);
+
+    // the dashboard's browsers ask for zstd: the fleet answer decodes to the same JSON
+    let (used, body) = encoded(&t, "/api/v1/fleet", "zstd, gzip").await;
+    assert_eq!(used.as_deref(), Some("zstd"));
+    let fleet: Value = serde_json::from_slice(&zstd::decode_all(&body[..]).unwrap()).unwrap();
+    assert_eq!(fleet["hosts"][0]["containers"][0]["name"], "/web");
+    assert_eq!(fleet, t.get("/api/v1/fleet").await.json);
+    // Prometheus asks for gzip
+    let (used, body) = encoded(&t, "/metrics/machines", "gzip").await;
+    assert_eq!(used.as_deref(), Some("gzip"));
+    assert_eq!(body[..2], [0x1f, 0x8b], "a gzip member");
+    // a client that does not ask gets plain JSON
+    let (used, body) = encoded(&t, "/api/v1/fleet", "identity").await;
+    assert_eq!(used, None);
+    assert_eq!(serde_json::from_slice::<Value>(&body).unwrap(), fleet);
+
+    // an event stream is never compressed (a compressor would hold its events back)
+    use tower::ServiceExt;
+    let req = axum::http::Request::get("/api/v1/alerts/stream")
+        .header("accept-encoding", "gzip")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = t.app.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    assert!(response.headers().get("content-encoding").is_none());
 }
