@@ -3,7 +3,8 @@
 # (BENCH_HOSTS, BENCH_CONTAINERS: 22,000 machines) fed live at 1 s by `collector simulate`
 # through the pipeline, next to prometheus-node-exporter's /metrics of this one host, scraped
 # in the same run the same way (BENCH_SCRAPES curl requests each, one after another, while the
-# fleet is ingested): scrape time p50 / p99 / max, and the size and series of one scrape.
+# fleet is ingested): scrape time p50 / p99 / max, and the size and series of one scrape; both
+# plain and gzip-compressed as Prometheus asks for them (Accept-Encoding: gzip).
 #
 #   scripts/bench-exposition.sh
 set -euo pipefail
@@ -47,7 +48,13 @@ for target in "machines $MACHINES" "node_exporter $NODE"; do
         "$(wc -c <"$WORK/$name.txt")" "$(grep -vc '^#' "$WORK/$name.txt")" "$(grep -c '^# TYPE' "$WORK/$name.txt")" \
         "$(grep -c '^srmon_host_up{.*} 1' "$WORK/$name.txt" || true)"
 done
+for target in "machines $MACHINES" "node_exporter $NODE"; do
+    name=${target%% *} url=${target#* }
+    printf "  %-14s %9d bytes as gzip (what Prometheus asks for)\n" "$name" "$(curl -s -H 'accept-encoding: gzip' "$url" | wc -c)"
+done
 echo "--- scrape time, $QUERIES scrapes each, one after another"
 timed "/metrics/machines ($((HOSTS * (CONTAINERS + 1))) machines)" "$MACHINES"
 timed "node_exporter (this host)" "$NODE"
+TIMED_ENCODING=gzip timed "/metrics/machines, gzip" "$MACHINES"
+TIMED_ENCODING=gzip timed "node_exporter, gzip" "$NODE"
 echo "  backend while measuring: $(metric http://127.0.0.1:18004/metrics api_ingest_records_total) records offered in total; VmHWM $(awk '/VmHWM/ {print $2, $3}' "/proc/$BACKEND_PID/status")"

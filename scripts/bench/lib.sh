@@ -143,16 +143,19 @@ quantile() {
         }'
 }
 
-# timed NAME URL...: one request per URL (cycled to QUERIES), prints p50 / p99 / max.
+# timed NAME URL...: one request per URL (cycled to QUERIES), prints p50 / p99 / max. With
+# TIMED_ENCODING set (gzip, zstd), each request asks for that content encoding.
 timed() {
     local name=$1
     shift
     local urls=("$@") out="$WORK/times-${name//[^A-Za-z0-9]/_}.txt"
     local QUERIES=${QUERIES:-200}
+    local ask=()
+    [ -z "${TIMED_ENCODING:-}" ] || ask=(-H "accept-encoding: $TIMED_ENCODING")
     : >"$out"
     for i in $(seq 0 $((QUERIES - 1))); do
         local url=${urls[$((i % ${#urls[@]}))]}
-        curl -s -o "$WORK/last.json" -w '%{http_code} %{time_total}\n' "$url" >>"$out"
+        curl -s "${ask[@]}" -o "$WORK/last.json" -w '%{http_code} %{time_total}\n' "$url" >>"$out"
     done
     awk -v name="$name" '$1 != 200 {bad++} {t[NR] = $2} END {
         n = asort(t)
