@@ -1,6 +1,6 @@
 // Recent values per machine, for the fleet view's sparklines: a fixed ring of `size` values
-// per key, every ring in one typed array that grows by doubling. (A typed array per machine
-// was 22,000 allocations on the first load at 2,000 hosts x 10 containers: its largest cost.)
+// per key, every ring in one typed array that grows by doubling (a typed array per machine
+// would be 22,000 allocations on the first load at 2,000 hosts x 10 containers).
 
 export class Rings {
   private slots = new Map<string, number>();

@@ -82,15 +82,17 @@ pub fn skip_ints(r: &mut Reader<'_>, n: usize) -> Result<(), Error> {
     skip_stream(r, k)
 }
 
-/// Steps over `n` values written by [`put_floats`] without decoding them.
-pub fn skip_floats(r: &mut Reader<'_>, n: usize) -> Result<(), Error> {
+/// Steps over `n` values written by [`put_floats`] without decoding them; how many of them
+/// are present.
+pub fn skip_floats(r: &mut Reader<'_>, n: usize) -> Result<usize, Error> {
     let k = skip_presence(r, n)?;
     if r.peek()? == RAW_F64 {
         r.u8()?;
         r.take(k.checked_mul(8).ok_or(Error::Malformed("column too long"))?)?;
-        return Ok(());
+    } else {
+        skip_stream(r, k)?;
     }
-    skip_stream(r, k)
+    Ok(k)
 }
 
 /// Steps over the presence of `n` values; how many are present.

@@ -65,31 +65,61 @@ pub fn skip(
     for _ in 0..nkeys {
         skip_key(r)?;
     }
+    let (distinct, per_sample) = layouts(r, n, nkeys, limit)?;
+    // how many samples use each layout, then each layout's keys that many times
+    let mut uses = vec![0usize; distinct.len()];
+    for l in per_sample.into_iter().flatten() {
+        uses[l] += 1;
+    }
+    let mut counts = vec![0usize; nkeys];
+    for (layout, uses) in distinct.iter().zip(uses) {
+        for k in layout {
+            counts[*k as usize] += uses;
+        }
+    }
+    Ok(counts)
+}
+
+/// The distinct layouts (key indices) and each sample's layout index (`None`: no list).
+type Layouts = (Vec<Vec<u32>>, Vec<Option<usize>>);
+
+/// Reads the distinct layouts (key indices below `nkeys`) and each sample's layout index,
+/// refusing more list entries in all than a chunk can hold.
+fn layouts(r: &mut Reader<'_>, n: usize, nkeys: usize, limit: usize) -> Result<Layouts, Error> {
     let ndistinct = r.len(limit)?;
-    let mut distinct: Vec<Vec<usize>> = Vec::with_capacity(ndistinct);
+    let mut distinct = Vec::with_capacity(ndistinct);
     for _ in 0..ndistinct {
         let len = r.len(limit)?;
         let layout = (0..len)
             .map(|_| {
-                usize::try_from(r.uvar()?)
+                let k = r.uvar()?;
+                u32::try_from(k)
                     .ok()
-                    .filter(|k| *k < nkeys)
+                    .filter(|k| (*k as usize) < nkeys)
                     .ok_or(Error::Malformed("layout names an unknown key"))
             })
-            .collect::<Result<Vec<usize>, Error>>()?;
+            .collect::<Result<Vec<u32>, Error>>()?;
         distinct.push(layout);
     }
-    let mut counts = vec![0usize; nkeys];
-    for l in column::get_ints(r, n)?.into_iter().flatten() {
-        let layout = usize::try_from(l)
-            .ok()
-            .and_then(|l| distinct.get(l))
-            .ok_or(Error::Malformed("unknown layout"))?;
-        for k in layout {
-            counts[*k] += 1;
-        }
-    }
-    Ok(counts)
+    let mut entries = 0usize;
+    let per_sample = column::get_ints(r, n)?
+        .into_iter()
+        .map(|l| {
+            l.map(|l| {
+                let i = usize::try_from(l)
+                    .ok()
+                    .filter(|i| *i < distinct.len())
+                    .ok_or(Error::Malformed("unknown layout"))?;
+                entries = entries.saturating_add(distinct[i].len());
+                if entries > MAX_ENTRIES {
+                    return Err(Error::Malformed("more list entries than a chunk can hold"));
+                }
+                Ok(i)
+            })
+            .transpose()
+        })
+        .collect::<Result<_, Error>>()?;
+    Ok((distinct, per_sample))
 }
 
 impl<K> Family<K> {
@@ -140,40 +170,49 @@ impl<K> Family<K> {
     ) -> Result<Self, Error> {
         let nkeys = r.len(limit)?;
         let keys = (0..nkeys).map(|_| get_key(r)).collect::<Result<Vec<K>, Error>>()?;
-        let ndistinct = r.len(limit)?;
-        let mut distinct = Vec::with_capacity(ndistinct);
-        for _ in 0..ndistinct {
-            let len = r.len(limit)?;
-            let layout = (0..len)
-                .map(|_| {
-                    let k = r.uvar()?;
-                    u32::try_from(k)
-                        .ok()
-                        .filter(|k| (*k as usize) < nkeys)
-                        .ok_or(Error::Malformed("layout names an unknown key"))
-                })
-                .collect::<Result<Vec<u32>, Error>>()?;
-            distinct.push(layout);
-        }
-        // each sample gets its own copy of its layout: bound their total before copying
-        let mut entries = 0usize;
-        let layouts = column::get_ints(r, n)?
-            .into_iter()
-            .map(|l| {
-                l.map(|l| {
-                    let layout = usize::try_from(l)
-                        .ok()
-                        .and_then(|l| distinct.get(l))
-                        .ok_or(Error::Malformed("unknown layout"))?;
-                    entries = entries.saturating_add(layout.len());
-                    if entries > MAX_ENTRIES {
-                        return Err(Error::Malformed("more list entries than a chunk can hold"));
-                    }
-                    Ok(layout.clone())
-                })
-                .transpose()
-            })
-            .collect::<Result<_, Error>>()?;
+        // each sample gets its own copy of its layout (their total is bounded by `layouts`)
+        let (distinct, per_sample) = layouts(r, n, nkeys, limit)?;
+        let layouts = per_sample.into_iter().map(|l| l.map(|i| distinct[i].clone())).collect();
         Ok(Family { keys, layouts })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One key, one layout listing it `len` times, used by every one of `n` samples.
+    fn repeated(len: usize, n: usize) -> Vec<u8> {
+        let mut w = Writer::default();
+        w.len(1);
+        w.uvar(7); // the key
+        w.len(1);
+        w.len(len);
+        (0..len).for_each(|_| w.uvar(0));
+        column::put_ints(&mut w, &vec![Some(0); n]);
+        w.buf
+    }
+
+    #[test]
+    fn reading_and_stepping_over_agree_on_the_entries() {
+        let bytes = repeated(3, 5);
+        let fam: Family<u64> = Family::get(&mut Reader::new(&bytes), 5, 100, |r| r.uvar()).unwrap();
+        assert_eq!(fam.keys, [7]);
+        assert_eq!(fam.entries()[0].len(), 15);
+        assert_eq!(
+            skip(&mut Reader::new(&bytes), 5, 100, |r| r.uvar().map(drop)).unwrap(),
+            [15]
+        );
+    }
+
+    #[test]
+    fn a_layout_repeated_beyond_what_a_chunk_holds_is_refused_at_once() {
+        // a few kilobytes that would name a billion entries
+        let n = crate::MAX_SAMPLES;
+        let bytes = repeated(1000, n);
+        assert!(bytes.len() < 2000);
+        let limit = crate::MAX_KEYS;
+        assert!(Family::<u64>::get(&mut Reader::new(&bytes), n, limit, |r| r.uvar()).is_err());
+        assert!(skip(&mut Reader::new(&bytes), n, limit, |r| r.uvar().map(drop)).is_err());
     }
 }

@@ -279,8 +279,16 @@ pub fn put_lists(w: &mut Writer, hosts: &[&HostSample]) {
 
 /// Steps over the list fields [`put_lists`] wrote for `n` hosts.
 pub fn skip_lists(r: &mut Reader<'_>, n: usize, limit: usize) -> Result<(), Error> {
+    // every listed core and sensor has a value (as get_lists requires)
+    let all = |present: usize, count: usize, what| {
+        if present == count {
+            Ok(())
+        } else {
+            Err(Error::Malformed(what))
+        }
+    };
     for count in family::skip(r, n, limit, |r| r.uvar().map(drop))? {
-        column::skip_floats(r, count)?;
+        all(column::skip_floats(r, count)?, count, "per-core value missing")?;
     }
     for count in family::skip(r, n, limit, |r| r.skip_str())? {
         skip_columns(r, count, &NIC_FLOATS, &NIC_INTS)?;
@@ -294,7 +302,7 @@ pub fn skip_lists(r: &mut Reader<'_>, n: usize, limit: usize) -> Result<(), Erro
         skip_columns(r, count, &FS_FLOATS, &FS_INTS)?;
     }
     for count in family::skip(r, n, limit, |r| r.skip_str())? {
-        column::skip_floats(r, count)?;
+        all(column::skip_floats(r, count)?, count, "temperature missing")?;
     }
     Ok(())
 }

@@ -93,7 +93,7 @@ const ZSTD: u8 = 1;
 /// Bounds a decoder trusts (a corrupt count cannot make it allocate without bound). A chunk at
 /// a 1 s tick holds 1,200 samples; 1,000,000 is a 20-minute window at 1.2 ms.
 pub(crate) const MAX_SAMPLES: usize = 1_000_000;
-const MAX_KEYS: usize = 1_000_000;
+pub(crate) const MAX_KEYS: usize = 1_000_000;
 const MAX_BODY: usize = 256 << 20;
 
 /// How hard to compress: `None` leaves the body plain (cheapest, for one record at a time),

@@ -271,7 +271,18 @@ proptest! {
         let i = flip.0 % bytes.len();
         bytes[i] ^= flip.1 | 1;
         let _ = codec::decode(&bytes);
-        let _ = codec::decode_frames_of(&codec::frame(&samples, None)[..cut.min(bytes.len())], codec::Parts::Container(1));
+        // the same damaged bodies, framed, through the paths that step over columns
+        let machine = samples.iter().flat_map(|s| s.containers.iter().map(|c| c.machine)).next().unwrap_or(1);
+        let framed = |body: &[u8]| {
+            let mut f = (body.len() as u32).to_le_bytes().to_vec();
+            f.extend_from_slice(body);
+            f
+        };
+        let clean = codec::encode(&samples, None);
+        for body in [&bytes[..], &clean[..cut.min(clean.len())]] {
+            let _ = codec::decode_frames_of(&framed(body), codec::Parts::Container(machine));
+            let _ = codec::decode_frames_of(&framed(body), codec::Parts::Host);
+        }
     }
 }
 
