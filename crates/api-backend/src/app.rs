@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use axum::Router;
 use common::ops::{Ops, Readiness};
-use common::shutdown::Shutdown;
+use common::shutdown::{Shutdown, Trigger};
+use common::tasks::Tasks;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
@@ -28,6 +29,9 @@ const PING_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long in-flight requests may take to finish after a shutdown signal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
+/// How long shutdown waits for the background tasks once alerting and the notifier stopped.
+pub const TASKS_GRACE: Duration = Duration::from_secs(5);
+
 /// A connected, migrated application, ready to serve.
 pub struct App {
     pub router: Router,
@@ -40,6 +44,10 @@ pub struct App {
     pub alerting: Alerting,
     /// Webhook notifications of alert events.
     pub notifier: NotifierHandle,
+    /// Stops the notifier: fired after alerting stored and published its last events.
+    pub notifier_stop: Trigger,
+    /// The background tasks (supervised), for shutdown to wait for.
+    pub tasks: Tasks,
 }
 
 /// Connects (retrying within `config.connect_timeout`), migrates, starts the database watcher
@@ -66,15 +74,23 @@ async fn build_with(
     hub: Hub,
 ) -> Result<App> {
     hub.register(&mut registry);
+    let tasks = Tasks::register(&mut registry, "api");
     {
         // open streams end at shutdown, so the server can stop
         let (hub, shutdown) = (hub.clone(), shutdown.clone());
-        tokio::spawn(async move {
+        tasks.spawn(async move {
             shutdown.wait().await;
             hub.close();
         });
     }
-    let notifier = Notifier::spawn(&config.notify, NotifyMetrics::register(&mut registry), shutdown.clone());
+    // The notifier stops after alerting published its last events (see `run`), not on the
+    // signal: those events would otherwise be counted as dropped and never notified.
+    let (notifier_stop, notifier_shutdown) = common::shutdown::channel();
+    let notifier = Notifier::spawn(
+        &config.notify,
+        NotifyMetrics::register(&mut registry),
+        notifier_shutdown,
+    );
     let alerting_metrics = AlertingMetrics::register(&mut registry);
     readiness.set(DATABASE_CHECK, false, "connecting to MySQL and applying migrations");
     let store = Store::connect(config, shutdown).await?;
@@ -87,26 +103,38 @@ async fn build_with(
             retention_days: config.alert_retention_days,
         },
         shutdown.clone(),
+        &tasks,
     )
     .await?;
     // partitions before anything is compacted into them (rows would land in `p_future`)
     store
         .ensure_partitions(&config.storage.retention, chrono::Utc::now())
         .await?;
-    tokio::spawn(crate::storage::run(
-        store.clone(),
-        config.storage.clone(),
-        crate::storage::StorageMetrics::register(&mut registry),
-        shutdown.clone(),
-    ));
+    {
+        let (store, settings, shutdown) = (store.clone(), config.storage.clone(), shutdown.clone());
+        let storage_metrics = crate::storage::StorageMetrics::register(&mut registry);
+        tasks.supervise("storage", move || {
+            crate::storage::run(
+                store.clone(),
+                settings.clone(),
+                storage_metrics.clone(),
+                shutdown.clone(),
+            )
+        });
+    }
     readiness.set(DATABASE_CHECK, true, "connected");
     metrics.database_up.set(1);
-    tokio::spawn(watch_database(
-        store.clone(),
-        readiness.clone(),
-        metrics.database_up.clone(),
-        shutdown.clone(),
-    ));
+    {
+        let (store, readiness, up, shutdown) = (
+            store.clone(),
+            readiness.clone(),
+            metrics.database_up.clone(),
+            shutdown.clone(),
+        );
+        tasks.supervise("database_watch", move || {
+            watch_database(store.clone(), readiness.clone(), up.clone(), shutdown.clone())
+        });
+    }
     let ops = Ops {
         registry: Arc::new(registry),
         readiness: readiness.clone(),
@@ -125,6 +153,7 @@ async fn build_with(
             hub: hub.clone(),
             latest: latest.clone(),
             raw_retention: config.storage.retention.raw,
+            max_clock_skew: config.max_clock_skew,
         },
         retention: config.storage.retention.clone(),
         latest,
@@ -138,6 +167,8 @@ async fn build_with(
         hub,
         alerting,
         notifier,
+        notifier_stop,
+        tasks,
     })
 }
 
@@ -177,9 +208,15 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<()> {
         served = serve => served?,
         () = grace => tracing::warn!(grace = ?SHUTDOWN_GRACE, "in-flight requests did not finish in time; exiting"),
     }
-    // the last alert events and the engine state, then the queued notifications
+    // In dependency order: the last alert events and the engine state (ingest has stopped),
+    // then the notifications of those events, then the background tasks, then the pool.
     app.alerting.close().await;
+    app.notifier_stop.fire();
     app.notifier.stopped().await;
+    let running = app.tasks.wait(TASKS_GRACE).await;
+    if running > 0 {
+        tracing::warn!(running, grace = ?TASKS_GRACE, "background tasks did not stop in time");
+    }
     app.store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -66,6 +66,10 @@ pub struct Cli {
     #[arg(long, env = "INGEST_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024,
           value_parser = clap::value_parser!(u64).range(1..=1 << 32))]
     pub ingest_max_body_bytes: u64,
+    /// Largest lead of a record's sample time over this backend's clock; a record stamped
+    /// further ahead is refused with the reason (its host's clock is wrong)
+    #[arg(long, env = "MAX_CLOCK_SKEW", default_value = "5m", value_parser = parse_positive_duration)]
+    pub max_clock_skew: Duration,
     /// Days alert events (the alert history) are kept
     #[arg(long, env = "ALERT_RETENTION_DAYS", default_value_t = 90,
           value_parser = clap::value_parser!(u32).range(1..=36_500))]
@@ -164,6 +168,8 @@ pub struct Config {
     pub cors: Cors,
     pub tokens: Tokens,
     pub ingest_max_body_bytes: usize,
+    /// MAX_CLOCK_SKEW.
+    pub max_clock_skew: Duration,
     /// ALERT_RETENTION_DAYS.
     pub alert_retention_days: u32,
     /// Alert notifications (webhooks, cooldown, ...).
@@ -183,6 +189,7 @@ impl std::fmt::Debug for Config {
             .field("cors", &self.cors)
             .field("tokens", &self.tokens)
             .field("ingest_max_body_bytes", &self.ingest_max_body_bytes)
+            .field("max_clock_skew", &self.max_clock_skew)
             .field("alert_retention_days", &self.alert_retention_days)
             .field("notify", &self.notify)
             .field("storage", &self.storage)
@@ -202,6 +209,7 @@ impl Config {
             cors: Cors::SameOrigin,
             tokens: Tokens::default(),
             ingest_max_body_bytes: 16 * 1024 * 1024,
+            max_clock_skew: Duration::from_secs(300),
             alert_retention_days: 90,
             notify: NotifyConfig::default(),
             storage: crate::storage::Settings::default(),
@@ -241,6 +249,7 @@ impl Config {
             },
             ingest_max_body_bytes: usize::try_from(cli.ingest_max_body_bytes)
                 .map_err(|_| "INGEST_MAX_BODY_BYTES is too large for this platform".to_owned())?,
+            max_clock_skew: cli.max_clock_skew,
             alert_retention_days: cli.alert_retention_days,
             notify: cli.notify,
             storage: storage(

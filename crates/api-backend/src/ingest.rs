@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use chrono::{TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use common::validate::ValidationError;
 use common::wire::Record;
 use serde::Serialize;
@@ -31,14 +31,34 @@ pub struct Ingest {
     /// duplicates, and retention would drop it at once), as is one older than the days the disk
     /// budget left (`Store::raw_floor`).
     pub raw_retention: Duration,
+    /// MAX_CLOCK_SKEW: a record (or one of its Docker events) stamped further ahead of this
+    /// backend's clock is refused. The engine evaluates a host's records in sample-time order
+    /// and ignores one not newer than the last, so a single record from a clock a day ahead
+    /// would otherwise blind alerting for that host for a day.
+    pub max_clock_skew: Duration,
 }
 
 impl Ingest {
     /// Validates, de-duplicates, alerts on, stores and publishes one batch.
     pub async fn batch(&self, parsed: Vec<Result<Record, ValidationError>>) -> Result<Report> {
-        let retained = Utc::now() - TimeDelta::from_std(self.raw_retention).unwrap_or(TimeDelta::MAX);
-        let oldest = self.store.raw_floor().map_or(retained, |floor| floor.max(retained));
-        let parsed = parsed.into_iter().map(|p| p.and_then(|r| too_old(r, oldest))).collect();
+        let now = Utc::now();
+        let retained = now - TimeDelta::from_std(self.raw_retention).unwrap_or(TimeDelta::MAX);
+        let window = Window {
+            now,
+            oldest: self.store.raw_floor().map_or(retained, |floor| floor.max(retained)),
+            skew: self.max_clock_skew,
+        };
+        let parsed = parsed
+            .into_iter()
+            .map(|p| {
+                p.and_then(|r| {
+                    window.check(r).map_err(|(reason, e)| {
+                        self.metrics.refused(reason);
+                        e
+                    })
+                })
+            })
+            .collect();
         let report = ingest(&self.store, &self.metrics, parsed, |r| self.alerting.observe(r)).await?;
         report.stored.iter().for_each(|r| self.hub.publish_record(r));
         self.latest.observe(&report.stored);
@@ -46,14 +66,42 @@ impl Ingest {
     }
 }
 
-fn too_old(r: Record, oldest: chrono::DateTime<Utc>) -> Result<Record, ValidationError> {
-    if r.sampled_at < oldest {
-        return Err(ValidationError(format!(
-            "sampled_at: {} is older than the raw tier keeps (RETENTION_RAW, or the days STORAGE_MAX_BYTES left), so it is not stored",
-            common::timefmt::format(&r.sampled_at)
-        )));
+/// The sample times ingest takes: from the oldest the raw tier keeps to `skew` ahead of `now`.
+struct Window {
+    now: DateTime<Utc>,
+    oldest: DateTime<Utc>,
+    skew: Duration,
+}
+
+impl Window {
+    /// The record, or why it is refused: the metric reason and the rejection.
+    fn check(&self, r: Record) -> Result<Record, (&'static str, ValidationError)> {
+        if r.sampled_at < self.oldest {
+            return Err(("too_old", ValidationError(format!(
+                "sampled_at: {} is older than the raw tier keeps (RETENTION_RAW, or the days STORAGE_MAX_BYTES left), so it is not stored",
+                common::timefmt::format(&r.sampled_at)
+            ))));
+        }
+        let newest = self.now + TimeDelta::from_std(self.skew).unwrap_or(TimeDelta::MAX);
+        let ahead = |field: &str, t: DateTime<Utc>| {
+            (
+                "clock_ahead",
+                ValidationError(format!(
+                "{field}: {} is {} s ahead of the backend's clock (MAX_CLOCK_SKEW is {} s): is the host's clock right?",
+                common::timefmt::format(&t),
+                (t - self.now).num_seconds(),
+                self.skew.as_secs()
+            )),
+            )
+        };
+        if r.sampled_at > newest {
+            return Err(ahead("sampled_at", r.sampled_at));
+        }
+        if let Some((i, e)) = r.events.iter().enumerate().find(|(_, e)| e.at > newest) {
+            return Err(ahead(&format!("events[{i}].at"), e.at));
+        }
+        Ok(r)
     }
-    Ok(r)
 }
 
 /// A record refused as invalid, by its position in the batch.

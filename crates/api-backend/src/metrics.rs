@@ -13,6 +13,14 @@ pub struct RecordResult {
     pub result: &'static str,
 }
 
+/// Why a valid record was refused (`api_ingest_refused_total{reason}`).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RefusalReason {
+    /// `clock_ahead` (stamped further ahead of the backend's clock than MAX_CLOCK_SKEW) or
+    /// `too_old` (older than the raw tier keeps).
+    pub reason: &'static str,
+}
+
 /// One answered HTTP request.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct HttpLabels {
@@ -26,6 +34,9 @@ pub struct HttpLabels {
 pub struct Metrics {
     /// `api_ingest_records_total{result=accepted|duplicate|rejected}`
     pub ingest_records: Family<RecordResult, Counter>,
+    /// `api_ingest_refused_total{reason}`: well-formed records refused for their time (also
+    /// counted as `rejected` above).
+    pub ingest_refused: Family<RefusalReason, Counter>,
     /// `api_ingest_batches_total`: ingest requests answered with counts (not the 4xx/5xx ones).
     pub ingest_batches: Counter,
     /// `api_ingest_batch_seconds`: time to store one batch, retries included.
@@ -53,6 +64,7 @@ impl Metrics {
     pub fn register(registry: &mut Registry) -> Self {
         let m = Metrics {
             ingest_records: Family::default(),
+            ingest_refused: Family::default(),
             ingest_batches: Counter::default(),
             ingest_batch_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 15)),
             ingest_batch_records: Histogram::new(exponential_buckets(1.0, 2.0, 14)),
@@ -67,6 +79,11 @@ impl Metrics {
             "api_ingest_records",
             "Records offered to ingest, by result",
             m.ingest_records.clone(),
+        );
+        registry.register(
+            "api_ingest_refused",
+            "Well-formed records refused for their time, by reason (clock_ahead, too_old)",
+            m.ingest_refused.clone(),
         );
         registry.register(
             "api_ingest_batches",
@@ -114,6 +131,11 @@ impl Metrics {
             m.http_requests.clone(),
         );
         m
+    }
+
+    /// Counts one record refused for `reason`.
+    pub fn refused(&self, reason: &'static str) {
+        self.ingest_refused.get_or_create(&RefusalReason { reason }).inc();
     }
 
     /// Counts `n` records with the given result.

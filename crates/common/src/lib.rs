@@ -1,10 +1,13 @@
 //! Shared pieces of the monitoring pipeline: the Kafka wire format (v1) with its validation,
 //! configuration helpers (required settings, `KAFKA_*` pass-through, durations), and the small
-//! operational HTTP surface (`/health/*`, `/metrics`) every binary serves.
+//! operational HTTP surface (`/health/*`, `/metrics`) every binary serves, shutdown and
+//! supervised background tasks, and the one retry backoff.
 
+pub mod backoff;
 pub mod config;
 pub mod ops;
 pub mod shutdown;
+pub mod tasks;
 pub mod timefmt;
 pub mod validate;
 pub mod wire;

@@ -54,11 +54,12 @@ pub async fn run_until(config: Config, shutdown: Shutdown) -> anyhow::Result<()>
         metrics.clone(),
         readiness.clone(),
     );
-    tokio::spawn(source::measure_lag(
+    tokio::spawn(source::watch_group(
         consumer.clone(),
         config.topic.clone(),
         metrics.clone(),
-        Duration::from_secs(10),
+        readiness.clone(),
+        (source::GROUP_CHECK_EVERY, source::STALL_AFTER),
         shutdown.clone(),
     ));
     tracing::info!(topic = %config.topic, group = %config.group_id, backend = %config.ingest_url, "consumer started");

@@ -11,11 +11,11 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use tokio::time::Instant;
 
-use crate::backoff::Backoff;
 use crate::batch::Message;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
+use common::backoff::Backoff;
 
 /// Header carrying the human-readable reason.
 pub const REASON_HEADER: &str = "dlq.reason";

@@ -14,10 +14,10 @@ use common::shutdown::Shutdown;
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use crate::backoff::Backoff;
 use crate::batch::json_array;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
+use common::backoff::Backoff;
 
 /// What the backend said about a forwarded batch; indices are positions in the forwarded slice.
 #[derive(Debug, Default, Clone, PartialEq)]

@@ -4,7 +4,6 @@
 //! topic with the reason in a header.
 
 pub mod app;
-pub mod backoff;
 pub mod batch;
 pub mod config;
 pub mod dlq;

@@ -25,6 +25,8 @@ pub struct Metrics {
     pub request_seconds: Histogram,
     pub lag_records: Gauge,
     pub assigned_partitions: Gauge,
+    pub stalled: Gauge,
+    pub rejoins: Counter,
 }
 
 impl Metrics {
@@ -44,6 +46,8 @@ impl Metrics {
             request_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
             lag_records: Gauge::default(),
             assigned_partitions: Gauge::default(),
+            stalled: Gauge::default(),
+            rejoins: Counter::default(),
         };
         let r = registry.sub_registry_with_prefix("consumer");
         r.register(
@@ -87,13 +91,23 @@ impl Metrics {
         );
         r.register(
             "lag_records",
-            "Records in assigned partitions not yet consumed",
+            "Records of the topic not yet consumed (this member's position in its partitions, the group's committed offsets in the others)",
             m.lag_records.clone(),
         );
         r.register(
             "assigned_partitions",
             "Partitions currently assigned to this member",
             m.assigned_partitions.clone(),
+        );
+        r.register(
+            "stalled",
+            "1 while this member holds no partition, records wait and the group commits nothing",
+            m.stalled.clone(),
+        );
+        r.register(
+            "rejoins",
+            "Times this member left and rejoined the group because it was stalled",
+            m.rejoins.clone(),
         );
         Arc::new(m)
     }

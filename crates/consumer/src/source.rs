@@ -132,49 +132,192 @@ pub fn commit(
     tokio::task::block_in_place(|| consumer.commit(&tpl, CommitMode::Sync))
 }
 
-/// Every `every`, sets the lag gauge to the records in assigned partitions not yet consumed.
-pub async fn measure_lag(
+/// How often the lag and the assignment are measured.
+pub const GROUP_CHECK_EVERY: Duration = Duration::from_secs(10);
+/// How long a member that holds no partition may see the group's committed offsets stand
+/// still while the topic has records waiting before it says so and rejoins.
+pub const STALL_AFTER: Duration = Duration::from_secs(30);
+
+/// The topic as this member sees it at one measurement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupView {
+    /// Partitions assigned to this member.
+    pub assigned: usize,
+    /// Records of every partition of the topic not yet consumed (this member's position where
+    /// it holds the partition, the group's committed offset elsewhere).
+    pub lag: i64,
+    /// Sum of the group's committed offsets over the topic: it grows while someone consumes.
+    pub committed: i64,
+}
+
+/// What to do after a measurement: the member is stalled when it holds no partition while the
+/// topic has records waiting and nobody in the group committed for [`STALL_AFTER`].
+#[derive(Debug, Default)]
+pub struct StallCheck {
+    since: Option<(Instant, i64)>,
+    pub stalled: bool,
+}
+
+impl StallCheck {
+    /// Takes a measurement at `now`; true when the member should rejoin (once per stall period).
+    pub fn observe(&mut self, view: GroupView, now: Instant, stall_after: Duration) -> bool {
+        if view.assigned > 0 || view.lag == 0 {
+            self.since = None;
+            self.stalled = false;
+            return false;
+        }
+        match self.since {
+            Some((_, committed)) if committed != view.committed => {
+                self.since = Some((now, view.committed));
+                self.stalled = false;
+                false
+            }
+            Some((since, _)) if now.duration_since(since) >= stall_after => {
+                self.stalled = true;
+                self.since = Some((now, view.committed)); // next rejoin one period later
+                true
+            }
+            Some(_) => false,
+            None => {
+                self.since = Some((now, view.committed));
+                false
+            }
+        }
+    }
+}
+
+/// Every `every`: sets the lag and assignment gauges from the whole topic; when this member
+/// holds no partition while records wait and the group's offsets stand still (see
+/// [`StallCheck`]), reports it (readiness `kafka` false with the reason, gauge
+/// `consumer_stalled` 1, a warning) and rejoins the group (`consumer_rejoins_total`).
+pub async fn watch_group(
     consumer: Arc<GroupConsumer>,
     topic: String,
     metrics: Arc<Metrics>,
-    every: Duration,
+    readiness: Arc<Readiness>,
+    (every, stall_after): (Duration, Duration),
     shutdown: Shutdown,
 ) {
+    let mut check = StallCheck::default();
     loop {
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = shutdown.wait() => return,
         }
         let (c, t) = (consumer.clone(), topic.clone());
-        let lag = tokio::task::spawn_blocking(move || -> KafkaResult<i64> {
-            let mut total = 0;
-            for e in c.position()?.elements() {
-                let (_, high) = c.fetch_watermarks(&t, e.partition(), Duration::from_secs(2))?;
-                if let Offset::Offset(pos) = e.offset() {
-                    total += (high - pos).max(0);
-                } else {
-                    let committed = c.committed_offsets(
-                        {
-                            let mut one = TopicPartitionList::new();
-                            one.add_partition(&t, e.partition());
-                            one
-                        },
-                        Duration::from_secs(2),
-                    )?;
-                    if let Some(Offset::Offset(pos)) = committed.elements().first().map(|x| x.offset()) {
-                        total += (high - pos).max(0);
-                    }
-                }
+        let view = match tokio::task::spawn_blocking(move || view(&c, &t)).await {
+            Ok(Ok(view)) => view,
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "lag measurement failed");
+                continue;
             }
-            Ok(total)
-        })
-        .await;
-        match lag {
-            Ok(Ok(l)) => {
-                metrics.lag_records.set(l);
+            Err(_) => continue,
+        };
+        metrics.lag_records.set(view.lag);
+        metrics.assigned_partitions.set(view.assigned as i64);
+        let was_stalled = check.stalled;
+        if check.observe(view, Instant::now(), stall_after) {
+            let reason = format!(
+                "no partition assigned while {} records wait and the group committed nothing for {}s; rejoining",
+                view.lag,
+                stall_after.as_secs()
+            );
+            tracing::warn!(lag = view.lag, "{reason}");
+            readiness.set("kafka", false, reason);
+            metrics.stalled.set(1);
+            metrics.rejoins.inc();
+            let (c, t) = (consumer.clone(), topic.clone());
+            let rejoined = tokio::task::spawn_blocking(move || {
+                c.unsubscribe();
+                c.subscribe(&[t.as_str()])
+            })
+            .await;
+            if let Ok(Err(e)) = rejoined {
+                tracing::warn!(error = %e, "rejoining the group failed; trying again later");
             }
-            Ok(Err(e)) => tracing::debug!(error = %e, "lag measurement failed"),
-            Err(_) => {}
+        } else if was_stalled && !check.stalled {
+            metrics.stalled.set(0);
+            if view.assigned == 0 {
+                readiness.set(
+                    "kafka",
+                    true,
+                    "member of the group; the other members hold the partitions",
+                );
+            }
+        }
+    }
+}
+
+/// Measures the topic: assignment, lag over every partition, the group's committed offsets.
+fn view(c: &GroupConsumer, topic: &str) -> KafkaResult<GroupView> {
+    const TIMEOUT: Duration = Duration::from_secs(2);
+    let assignment = c.assignment()?;
+    let position = c.position()?;
+    let metadata = c.fetch_metadata(Some(topic), TIMEOUT)?;
+    let mut all = TopicPartitionList::new();
+    for p in metadata
+        .topics()
+        .iter()
+        .filter(|t| t.name() == topic)
+        .flat_map(|t| t.partitions())
+    {
+        all.add_partition(topic, p.id());
+    }
+    let committed = c.committed_offsets(all, TIMEOUT)?;
+    let mut view = GroupView {
+        assigned: assignment.count(),
+        lag: 0,
+        committed: 0,
+    };
+    for e in committed.elements() {
+        let (low, high) = c.fetch_watermarks(topic, e.partition(), TIMEOUT)?;
+        let committed = match e.offset() {
+            Offset::Offset(n) => n,
+            _ => low, // nothing committed yet: consumption starts at the earliest record
+        };
+        view.committed += committed;
+        let at = match position.find_partition(topic, e.partition()).map(|p| p.offset()) {
+            Some(Offset::Offset(n)) => n,
+            _ => committed,
+        };
+        view.lag += (high - at).max(0);
+    }
+    Ok(view)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(assigned: usize, lag: i64, committed: i64) -> GroupView {
+        GroupView {
+            assigned,
+            lag,
+            committed,
+        }
+    }
+
+    #[test]
+    fn a_member_without_partitions_is_stalled_only_while_nobody_consumes_waiting_records() {
+        let stall = Duration::from_secs(30);
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let mut c = StallCheck::default();
+        assert!(!c.observe(view(0, 100, 50), at(0), stall));
+        assert!(!c.observe(view(0, 100, 50), at(20), stall));
+        assert!(c.observe(view(0, 120, 50), at(30), stall), "30 s without a commit");
+        assert!(c.stalled);
+        assert!(!c.observe(view(0, 130, 50), at(40), stall), "one rejoin per period");
+        assert!(c.observe(view(0, 140, 50), at(60), stall));
+        // the others consume: committed offsets move, not stalled
+        assert!(!c.observe(view(0, 10, 180), at(70), stall));
+        assert!(!c.stalled);
+        assert!(!c.observe(view(0, 10, 190), at(110), stall));
+        // nothing waiting, or partitions held: never stalled
+        let mut c = StallCheck::default();
+        for s in [0, 40, 80] {
+            assert!(!c.observe(view(0, 0, 5), at(s), stall));
+            assert!(!c.observe(view(3, 500, 5), at(s + 1), stall));
         }
     }
 }

@@ -44,6 +44,12 @@ pub struct AlertingMetrics {
     /// `api_alert_state_snapshot_seconds`: how long a state save's snapshot held the engine
     /// lock (ingest's alert evaluation waits meanwhile).
     pub snapshot_hold_seconds: Histogram,
+    /// `api_alert_records_held`: records held back until the records before them arrive
+    /// (their host's order, see `alerts::reorder`).
+    pub records_held: Gauge,
+    /// `api_alert_records_unordered_total`: records evaluated out of order because too many
+    /// were held.
+    pub records_unordered: Counter,
 }
 
 impl AlertingMetrics {
@@ -62,6 +68,8 @@ impl AlertingMetrics {
             queue_wait_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 14)),
             event_delay_seconds: Histogram::new(exponential_buckets(0.05, 1.5, 14)),
             snapshot_hold_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 14)),
+            records_held: Gauge::default(),
+            records_unordered: Counter::default(),
         };
         registry.register("api_alert_events", "Alert events stored, by state", m.events.clone());
         registry.register(
@@ -118,6 +126,16 @@ impl AlertingMetrics {
             "api_alert_state_snapshot_seconds",
             "How long a state save's snapshot held the engine lock",
             m.snapshot_hold_seconds.clone(),
+        );
+        registry.register(
+            "api_alert_records_held",
+            "Records held back until the earlier records of their host arrive",
+            m.records_held.clone(),
+        );
+        registry.register(
+            "api_alert_records_unordered",
+            "Records evaluated out of their host's order because too many were held",
+            m.records_unordered.clone(),
         );
         m
     }

@@ -38,10 +38,11 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use common::shutdown::Shutdown;
+use common::tasks::Tasks;
 use common::wire::Record;
 use tokio::sync::{watch, Notify};
 
-use crate::alerts::{ActiveAlert, AlertEvent, Engine, EngineConfig, EngineState, RuleSet};
+use crate::alerts::{ActiveAlert, AlertEvent, Engine, EngineConfig, EngineState, Reorder, RuleSet};
 use crate::error::Result;
 use crate::hub::Hub;
 use crate::notify::NotifierHandle;
@@ -79,10 +80,31 @@ impl std::fmt::Debug for Alerting {
     }
 }
 
-/// The engine and the rules it evaluates, behind one lock.
+/// How long a record that leaves a gap after its host's last one waits for the records of the
+/// gap (a batch still in flight) before the gap is taken as real.
+pub const REORDER_GRACE: Duration = Duration::from_secs(1);
+
+/// The engine, the rules it evaluates and the records held for it, behind one lock.
 struct Core {
     engine: Engine,
     rules: Arc<RuleSet>,
+    reorder: Reorder,
+}
+
+impl Core {
+    /// Evaluates records in the order given; returns the events.
+    fn evaluate<'a>(
+        engine: &mut Engine,
+        rules: &RuleSet,
+        records: impl IntoIterator<Item = std::borrow::Cow<'a, Record>>,
+        now: chrono::DateTime<Utc>,
+    ) -> Vec<AlertEvent> {
+        let mut events = Vec::new();
+        for record in records {
+            events.extend(engine.observe(rules, &record, now));
+        }
+        events
+    }
 }
 
 struct Inner {
@@ -151,6 +173,7 @@ impl Alerting {
         metrics: AlertingMetrics,
         settings: AlertingSettings,
         shutdown: Shutdown,
+        tasks: &Tasks,
     ) -> Result<Alerting> {
         compat::ensure_rules(&store).await?;
         let rules = Arc::new(rules::load(&store).await?);
@@ -184,7 +207,11 @@ impl Alerting {
         let events = engine.set_rules(&rules, Utc::now());
         let alerting = Alerting {
             inner: Arc::new(Inner {
-                core: Mutex::new(Core { engine, rules }),
+                core: Mutex::new(Core {
+                    engine,
+                    rules,
+                    reorder: Reorder::new(REORDER_GRACE),
+                }),
                 outbox: Mutex::new(Outbox::new(OUTBOX_CAPACITY)),
                 wake: Notify::new(),
                 done_seq: watch::channel(0).0,
@@ -210,42 +237,52 @@ impl Alerting {
             alerting.inner.enqueue(&core, events);
         }
         alerting.refresh_silences().await?;
-        tokio::spawn(writer::run(alerting.inner.clone()));
-        tokio::spawn(state_saver::run(alerting.inner.clone(), saved));
-        tokio::spawn(tasks::ticks(alerting.inner.clone(), first_tick, shutdown.clone()));
-        tokio::spawn(tasks::retention(
-            alerting.inner.clone(),
-            settings.retention_days,
-            shutdown,
-        ));
+        let inner = alerting.inner.clone();
+        tasks.supervise("alert_writer", move || writer::run(inner.clone()));
+        let (inner, mut saved) = (alerting.inner.clone(), Some(saved));
+        // after a failure, the saver starts knowing nothing stored: its next save writes all
+        tasks.supervise("alert_state_saver", move || {
+            state_saver::run(inner.clone(), saved.take().unwrap_or_default())
+        });
+        let (inner, stop) = (alerting.inner.clone(), shutdown.clone());
+        tasks.supervise("alert_ticks", move || {
+            tasks::ticks(inner.clone(), first_tick, stop.clone())
+        });
+        let (inner, days) = (alerting.inner.clone(), settings.retention_days);
+        tasks.supervise("alert_retention", move || {
+            tasks::retention(inner.clone(), days, shutdown.clone())
+        });
         Ok(alerting)
     }
 
-    /// Evaluates received records, in sample-time order (ingest calls it before storing them). A
-    /// record not newer than the last one of its host changes nothing, so redelivered records
-    /// may be passed. Never waits for storage.
+    /// Evaluates received records, per host in sample-time order whatever order the batches
+    /// come in (ingest calls it before storing them; see [`crate::alerts::reorder`]). A record
+    /// not newer than the last one of its host changes nothing, so redelivered records may be
+    /// passed. Never waits for storage.
     pub fn observe(&self, records: &[Record]) {
         if records.is_empty() {
             return;
         }
         let started = Instant::now();
-        let mut ordered: Vec<&Record> = records.iter().collect();
-        ordered.sort_by_key(|r| r.sampled_at);
         let now = Utc::now();
-        let mut core = self.inner.core();
+        let mut guard = self.inner.core();
+        let core = &mut *guard;
+        let released = core.reorder.admit(records, |h| core.engine.last_sampled(h), now);
         let rules = core.rules.clone();
-        let mut events = Vec::new();
-        for record in ordered {
-            events.extend(core.engine.observe(&rules, record, now));
+        let events = Core::evaluate(&mut core.engine, &rules, released.records, now);
+        self.inner.metrics.records_held.set(core.reorder.len() as i64);
+        if released.unordered > 0 {
+            self.inner.metrics.records_unordered.inc_by(released.unordered as u64);
         }
         tracing::debug!(
             records = records.len(),
+            held = released.held,
             events = events.len(),
             oldest = ?records.iter().map(|r| r.sampled_at).min(),
             "records evaluated"
         );
-        self.inner.enqueue(&core, events);
-        drop(core);
+        self.inner.enqueue(&guard, events);
+        drop(guard);
         self.inner
             .metrics
             .evaluate_seconds

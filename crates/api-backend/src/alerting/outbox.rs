@@ -116,6 +116,7 @@ mod tests {
             at,
             since: at,
             firing_since: None,
+            cause: None,
         }
     }
 

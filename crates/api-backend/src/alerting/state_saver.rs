@@ -81,6 +81,8 @@ async fn save(inner: &Inner, saved: &mut SavedParts, everything: bool) -> crate:
         (parts, change)
     })
     .await
+    // a panic in the diff ends this run of the saver: its supervisor logs and counts it and
+    // starts it again, knowing nothing stored (the next save writes every part)
     .expect("the state diff does not panic");
     *saved = parts;
     let rows = change.upserts.len() + change.deletes.len();

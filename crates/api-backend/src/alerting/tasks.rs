@@ -52,12 +52,20 @@ pub(super) async fn ticks(inner: Arc<Inner>, first_tick: Duration, shutdown: Shu
         n += 1;
         let now = Utc::now();
         let active = {
-            let mut core = inner.core();
-            if Instant::now() >= engine_from {
-                let events = core.engine.tick(now);
-                inner.enqueue(&core, events);
+            let mut guard = inner.core();
+            let core = &mut *guard;
+            let due = core.reorder.due(now);
+            if !due.records.is_empty() {
+                let rules = core.rules.clone();
+                let events = super::Core::evaluate(&mut core.engine, &rules, due.records, now);
+                inner.metrics.records_held.set(core.reorder.len() as i64);
+                inner.enqueue(&guard, events);
             }
-            (n % PERIODIC_EVERY == 0).then(|| core.engine.active())
+            if Instant::now() >= engine_from {
+                let events = guard.engine.tick(now);
+                inner.enqueue(&guard, events);
+            }
+            (n % PERIODIC_EVERY == 0).then(|| guard.engine.active())
         };
         if let Some(active) = active {
             inner.metrics.active.set(active.len() as i64);

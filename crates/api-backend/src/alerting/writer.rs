@@ -6,13 +6,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::backoff::Backoff;
+
 use super::metrics::StateLabel;
 use super::Inner;
 use crate::error::Result;
 
 /// Events per transaction at most.
 const MAX_BATCH: usize = 1000;
-/// Retry delays after failed writes: doubling from the first up to the last.
+/// Retry delays after failed writes: doubling from the first up to the last, with jitter.
 const RETRY_FIRST: Duration = Duration::from_millis(500);
 const RETRY_MAX: Duration = Duration::from_secs(30);
 /// Attempts left once closing before the writer gives up.
@@ -21,10 +23,11 @@ const CLOSING_ATTEMPTS: u32 = 3;
 pub(super) async fn run(inner: Arc<Inner>) {
     let mut closing = inner.closing.subscribe();
     let mut failures = 0u32;
+    let mut backoff = Backoff::new(RETRY_FIRST, RETRY_MAX);
     loop {
         let is_closing = *closing.borrow_and_update();
         if failures > 0 {
-            let delay = if is_closing { RETRY_FIRST } else { retry_delay(failures) };
+            let delay = if is_closing { RETRY_FIRST } else { backoff.next_delay() };
             tokio::select! {
                 () = tokio::time::sleep(delay) => {}
                 _ = closing.changed(), if !is_closing => {}
@@ -42,6 +45,7 @@ pub(super) async fn run(inner: Arc<Inner>) {
                     tracing::info!(failures, "alert events are being stored again");
                 }
                 failures = 0;
+                backoff.reset();
                 if more {
                     inner.wake.notify_one();
                 } else if is_closing {
@@ -109,23 +113,4 @@ async fn write_pending(inner: &Inner) -> Result<bool> {
     }
     inner.done_seq.send_replace(batch.upto_seq);
     Ok(!batch.drains)
-}
-
-fn retry_delay(failures: u32) -> Duration {
-    RETRY_FIRST
-        .saturating_mul(1 << failures.saturating_sub(1).min(10))
-        .min(RETRY_MAX)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retries_back_off_up_to_the_maximum() {
-        assert_eq!(retry_delay(1), Duration::from_millis(500));
-        assert_eq!(retry_delay(2), Duration::from_secs(1));
-        assert_eq!(retry_delay(4), Duration::from_secs(4));
-        assert_eq!(retry_delay(40), RETRY_MAX);
-    }
 }

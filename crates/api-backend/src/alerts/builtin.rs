@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, TimeDelta, Utc};
 use common::wire::{ContainerSample, Event, EventKind, HostSample};
 
-use super::event::{ActiveAlert, AlertEvent, AlertKey, AlertKind, AlertState, MachineRef};
+use super::event::{ActiveAlert, AlertEvent, AlertKey, AlertKind, AlertState, Cause, MachineRef};
 use super::metric::MachineKind;
 use super::state::{ContainerState, Health, HostState};
 
@@ -150,12 +150,16 @@ pub(crate) fn container_event(
         }
         EventKind::ContainerRemoved => {
             if let Some(mut c) = containers.remove(&ev.container_id) {
+                let from = out.len();
                 for slot in c.health_slots() {
                     if let Some(a) = slot.take() {
                         out.push(a.event(AlertState::Resolved, ev.at.max(a.since), None));
                     }
                 }
                 c.thresholds.close_unless(|_| false, ev.at, out);
+                out[from..]
+                    .iter_mut()
+                    .for_each(|e| e.cause = Some(Cause::ContainerRemoved));
             }
         }
     }

@@ -52,6 +52,11 @@ impl Engine {
         self.state.clone()
     }
 
+    /// The sample time of the newest record evaluated for `host`, if any.
+    pub fn last_sampled(&self, host: &str) -> Option<DateTime<Utc>> {
+        self.state.hosts.get(host).map(|h| h.last_sampled_at)
+    }
+
     /// The settings it was made with.
     pub fn config(&self) -> &EngineConfig {
         &self.config

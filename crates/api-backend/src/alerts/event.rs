@@ -99,6 +99,14 @@ impl AlertKey {
     }
 }
 
+/// Why an incident ended, when not by its own measurement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    /// The container was removed (`docker rm`): its alerts end, it is not running again.
+    ContainerRemoved,
+}
+
 /// The state an event reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -207,6 +215,9 @@ pub struct AlertEvent {
     pub since: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub firing_since: Option<DateTime<Utc>>,
+    /// Why it ended, when not by a value (`resolved` / `cancelled` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Cause>,
 }
 
 impl AlertEvent {
@@ -282,6 +293,7 @@ impl ActiveAlert {
             at,
             since: self.since,
             firing_since: self.firing_since,
+            cause: None,
         }
     }
 }

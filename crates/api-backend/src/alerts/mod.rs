@@ -14,12 +14,14 @@
 //! - [`event`]: events, active alerts, alert keys and incident ids, the compat `messageType`s.
 //! - [`state`]: what the engine remembers and persists.
 //! - [`engine`]: the [`Engine`] tying them together.
+//! - [`reorder`]: each host's records back in sample-time order before the engine sees them.
 
 pub mod builtin;
 pub mod engine;
 pub mod event;
 pub mod extract;
 pub mod metric;
+pub mod reorder;
 pub mod rules;
 pub mod ruleset;
 pub mod scope;
@@ -31,8 +33,9 @@ mod tests;
 
 pub use builtin::EngineConfig;
 pub use engine::Engine;
-pub use event::{incident_id, ActiveAlert, AlertEvent, AlertKey, AlertKind, AlertState};
+pub use event::{incident_id, ActiveAlert, AlertEvent, AlertKey, AlertKind, AlertState, Cause};
 pub use metric::{MachineKind, Metric, SubjectKind, UnknownMetric};
+pub use reorder::Reorder;
 pub use rules::{Direction, Rule, RuleError, Severity, FOR_DURATION_SLACK};
 pub use ruleset::{RuleSet, RuleSetError};
 pub use scope::{glob_match, Scope};

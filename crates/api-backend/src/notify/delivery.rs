@@ -14,11 +14,11 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::backoff::Backoff;
 use super::config::WebhookUrl;
 use super::metrics::{dropped, NotifyMetrics, TargetLabel};
 use super::payload;
 use super::policy::Notification;
+use common::backoff::Backoff;
 
 /// How long a notification is retried at most (measured from when it was queued).
 pub const GIVE_UP_AFTER: Duration = Duration::from_secs(24 * 3600);

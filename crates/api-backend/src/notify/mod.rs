@@ -7,7 +7,6 @@
 //! - [`silence`]: silences and their matching.
 //! - [`policy`]: pure rules deciding which events notify (no I/O, no clock).
 //! - [`payload`]: the Slack-style and the generic JSON bodies.
-//! - [`backoff`]: retry delays with jitter.
 //! - [`delivery`]: ordered delivery with retries to one webhook.
 //! - [`sender`]: the running [`Notifier`] and its non-blocking [`NotifierHandle`].
 //! - [`metrics`]: the `api_notifications_*` counters and gauge.
@@ -17,7 +16,6 @@
 //! emits, `notifier.tick(now, engine.active())` periodically, and `notifier.set_silences(..)`
 //! whenever they change.
 
-pub mod backoff;
 pub mod config;
 pub mod delivery;
 pub mod metrics;

@@ -14,7 +14,7 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use serde_json::{json, Value};
 
 use super::policy::{Notification, NotificationKind};
-use crate::alerts::{AlertEvent, AlertKind, MachineKind, Metric, Severity};
+use crate::alerts::{AlertEvent, AlertKind, Cause, MachineKind, Metric, Severity};
 
 /// The Slack-style body; times are rendered in `tz` (the server's `TZ` in production).
 pub fn slack_body<Tz: TimeZone>(n: &Notification, tz: &Tz) -> Value
@@ -97,6 +97,9 @@ fn machine(ev: &AlertEvent) -> String {
 
 fn details(ev: &AlertEvent, kind: NotificationKind) -> String {
     let ended = kind == NotificationKind::Resolved;
+    if ended && ev.cause == Some(Cause::ContainerRemoved) {
+        return "container removed".to_owned();
+    }
     match ev.key.kind {
         AlertKind::Threshold => {
             let limit = match (ev.direction, ev.threshold) {
@@ -314,6 +317,14 @@ mod tests {
             ),
             "[critical] RESOLVED container_oom on container nginx (host h1): running again, \
              fired 2026-01-01 07:00:00 UTC, lasted 45s"
+        );
+        // `docker rm -f`: died (137), then removed; the container is gone, not running again
+        let mut removed = event(&died, AlertState::Resolved, t(5));
+        removed.cause = Some(Cause::ContainerRemoved);
+        assert_eq!(
+            summary(&n(NotificationKind::Resolved, removed), &Utc),
+            "[warning] RESOLVED container_died on container nginx (host h1): container removed, \
+             fired 2026-01-01 07:00:00 UTC, lasted 5s"
         );
         let mut stale = cpu_alert(t(0));
         stale.key = AlertKey::builtin(AlertKind::Stale, "h1");

@@ -22,6 +22,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::backoff::Backoff;
 use common::shutdown::Shutdown;
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlPoolOptions};
 use sqlx::{Connection, Executor};
@@ -132,7 +133,7 @@ async fn wait_for_server(
     shutdown: &Shutdown,
 ) -> Result<()> {
     let started = tokio::time::Instant::now();
-    let mut backoff = CONNECT_BACKOFF_START;
+    let mut backoff = Backoff::new(CONNECT_BACKOFF_START, CONNECT_BACKOFF_MAX);
     for attempt in 1u32.. {
         let left = within.saturating_sub(started.elapsed()).max(Duration::from_millis(100));
         let e = match tokio::time::timeout(left, MySqlConnection::connect_with(options)).await {
@@ -153,13 +154,12 @@ async fn wait_for_server(
                 source: e,
             });
         }
-        let delay = backoff.min(left);
+        let delay = backoff.next_delay().min(left);
         tracing::warn!(url = %shown, attempt, error = %e, retry_in = ?delay, "cannot connect to MySQL yet");
         tokio::select! {
             () = tokio::time::sleep(delay) => {}
             () = shutdown.wait() => return Err(Error::Connect { after: started.elapsed(), source: e }),
         }
-        backoff = (backoff * 2).min(CONNECT_BACKOFF_MAX);
     }
     unreachable!("the attempts never run out")
 }

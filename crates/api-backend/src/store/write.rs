@@ -11,6 +11,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
+use common::backoff::Backoff;
 use common::wire::Record;
 use sqlx::mysql::MySqlConnection;
 use sqlx::{MySql, QueryBuilder};
@@ -21,6 +22,10 @@ use super::plan::Plan;
 use super::raw::{self, RecentRow};
 use super::Store;
 use crate::error::{Error, Result};
+
+/// Retry delays after a conflict with a concurrent batch.
+const CONFLICT_BACKOFF_FIRST: Duration = Duration::from_millis(40);
+const CONFLICT_BACKOFF_MAX: Duration = Duration::from_millis(1280);
 
 /// Tries of one batch before a persistent conflict is reported as unavailable.
 const ATTEMPTS: u32 = 5;
@@ -58,6 +63,8 @@ impl Store {
     pub async fn store_batch(&self, records: &[Record]) -> Result<Written> {
         let mut retries = 0;
         let mut careful = false;
+        // doubling delays with jitter, so two conflicting batches do not meet again
+        let mut conflicts = Backoff::new(CONFLICT_BACKOFF_FIRST, CONFLICT_BACKOFF_MAX);
         loop {
             match self.try_store(records, careful).await {
                 Ok(Some((new, found, written, seen))) => {
@@ -76,7 +83,7 @@ impl Store {
                     // a sample of the same host and time is stored: look for it first next time
                     careful |= is_duplicate_key(&e);
                     tracing::debug!(error = %e, retries, "ingest transaction conflicted, retrying");
-                    tokio::time::sleep(backoff(retries)).await;
+                    tokio::time::sleep(conflicts.next_delay()).await;
                 }
                 Err(e) => return Err(Error::from_sqlx(e)),
             }
@@ -337,14 +344,6 @@ fn mysql_error(e: &sqlx::Error) -> Option<u16> {
     e.as_database_error()
         .and_then(|db| db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())
         .map(|db| db.number())
-}
-
-/// 20, 40, 80, ... ms plus up to 20 ms of jitter, so two conflicting batches do not meet again.
-fn backoff(retry: u32) -> Duration {
-    let jitter = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    Duration::from_millis(20 * (1 << retry.min(6)) + u64::from(jitter % 20))
 }
 
 fn with_ids<'a>(rows: &[Row<'a>], ids: &HashMap<&str, u32>) -> Vec<(u32, Row<'a>)> {

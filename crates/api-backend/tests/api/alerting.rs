@@ -410,3 +410,50 @@ async fn stored_events_are_notified_except_silenced_ones() {
         "silenced alerts are still recorded"
     );
 }
+
+#[tokio::test]
+async fn a_record_from_a_clock_a_day_ahead_is_refused_and_does_not_blind_alerting() {
+    let t = TestApp::start().await;
+    let rule = mem_rule(&t).await;
+    let ahead = Utc::now() + chrono::Duration::days(1);
+    let reply = ingest(&t.app, vec![record("skewed", "h1", ahead, 10.0, 10.0)]).await;
+    assert_eq!(reply.json["accepted"], 0, "{}", reply.text);
+    let why = reply.json["rejected"][0]["error"].as_str().unwrap();
+    assert!(
+        why.starts_with("sampled_at:")
+            && why.contains("ahead of the backend's clock")
+            && why.contains("MAX_CLOCK_SKEW is 300 s"),
+        "{why}"
+    );
+    let metrics = t.get("/metrics").await.text;
+    assert!(
+        metrics.contains("api_ingest_refused_total{reason=\"clock_ahead\"} 1"),
+        "{metrics}"
+    );
+
+    // the host's next records, with a right clock, are evaluated: the crossing fires
+    let at = times(5);
+    let records = (0..5)
+        .map(|i| record(&format!("r{i}"), "h1", at[i], 95.0, 10.0))
+        .collect();
+    let reply = ingest(&t.app, records).await;
+    assert_eq!(reply.json["accepted"], 5, "{}", reply.text);
+    let active = get(&t.app, "/api/v1/alerts/active").await["alerts"].clone();
+    assert_eq!(active.as_array().unwrap().len(), 1, "{active}");
+    assert_eq!(
+        (&active[0]["rule_id"], &active[0]["state"]),
+        (&json!(rule), &json!("firing"))
+    );
+
+    // a Docker event stamped ahead refuses its record too; within the skew is taken
+    let mut event_ahead = record("ev", "h1", Utc::now(), 95.0, 10.0);
+    event_ahead["events"] = json!([{"kind": "container_died", "container_id": "c1", "exit_code": 1, "at": ts(ahead)}]);
+    let near = record("near", "h2", Utc::now() + chrono::Duration::seconds(60), 10.0, 10.0);
+    let reply = ingest(&t.app, vec![event_ahead, near]).await;
+    assert_eq!(reply.json["accepted"], 1, "{}", reply.text);
+    assert_eq!(reply.json["rejected"][0]["index"], 0);
+    assert!(reply.json["rejected"][0]["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("events[0].at:"));
+}

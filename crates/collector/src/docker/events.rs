@@ -10,6 +10,7 @@ use std::time::Duration;
 use bollard::models::EventMessage;
 use bollard::query_parameters::EventsOptions;
 use chrono::{DateTime, Utc};
+use common::backoff::Backoff;
 use common::shutdown::Shutdown;
 use common::{Event, EventKind};
 use futures_util::StreamExt;
@@ -160,7 +161,7 @@ pub async fn run(
         ("event".to_string(), ACTIONS.iter().map(|s| s.to_string()).collect()),
     ]);
     let mut resume = Resume::default();
-    let mut backoff = Duration::from_secs(1);
+    let mut backoff = Backoff::new(Duration::from_secs(1), MAX_BACKOFF);
     while !shutdown.is_triggered() {
         match endpoint.connect(timeout).await {
             Err(e) => tracing::debug!(error = %e, "docker events: cannot connect"),
@@ -180,7 +181,7 @@ pub async fn run(
                     };
                     match item {
                         Some(Ok(msg)) => {
-                            backoff = Duration::from_secs(1);
+                            backoff.reset();
                             if !resume.is_new(&msg) {
                                 continue;
                             }
@@ -210,9 +211,8 @@ pub async fn run(
         }
         tokio::select! {
             _ = shutdown.wait() => return,
-            _ = tokio::time::sleep(backoff) => {}
+            _ = tokio::time::sleep(backoff.next_delay()) => {}
         }
-        backoff = (backoff * 2).min(MAX_BACKOFF);
     }
 }
 

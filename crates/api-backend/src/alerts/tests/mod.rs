@@ -4,5 +4,5 @@
 
 mod builtins;
 mod props;
-mod support;
+pub(crate) mod support;
 mod thresholds;

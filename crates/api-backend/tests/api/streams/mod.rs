@@ -215,6 +215,7 @@ pub fn threshold_event(machine: &str, state: AlertState, value: f64, when: DateT
         at: when,
         since: when,
         firing_since: (state == AlertState::Firing).then_some(when),
+        cause: None,
     }
 }
 
@@ -237,6 +238,7 @@ pub fn builtin_event(kind: AlertKind, machine: &str, state: AlertState, when: Da
         at: when,
         since: when,
         firing_since: Some(when),
+        cause: None,
     }
 }
 

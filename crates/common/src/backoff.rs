@@ -1,21 +1,25 @@
-//! Exponential backoff with jitter for webhook retries: delays double from an initial value up
-//! to a cap, each one a random point in `[d/2, d]` so that many notifiers do not retry in step.
+//! The one retry backoff: delays that double from a first one up to a cap, each a random point
+//! in `[d/2, d]` (jitter) so that many clients failing together do not retry in step.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
-/// The delays of one notification's retries.
+/// The delays of one run of retries.
 #[derive(Debug, Clone)]
 pub struct Backoff {
+    first: Duration,
     next: Duration,
     max: Duration,
 }
 
 impl Backoff {
-    pub fn new(initial: Duration, max: Duration) -> Self {
+    /// Delays from `first` doubling up to `max`.
+    pub fn new(first: Duration, max: Duration) -> Self {
+        let first = first.min(max);
         Backoff {
-            next: initial.min(max),
+            first,
+            next: first,
             max,
         }
     }
@@ -26,6 +30,11 @@ impl Backoff {
         self.next = self.next.saturating_mul(2).min(self.max);
         let half = base / 2;
         half + (base - half).mul_f64(unit_random())
+    }
+
+    /// After a success: the next delay is the first again.
+    pub fn reset(&mut self) {
+        self.next = self.first;
     }
 }
 
@@ -41,7 +50,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn delays_double_up_to_the_cap_with_jitter() {
+    fn delays_double_up_to_the_cap_with_jitter_and_reset() {
         let ms = Duration::from_millis;
         let mut b = Backoff::new(ms(100), ms(800));
         let delays: Vec<_> = (0..8).map(|_| b.next_delay()).collect();
@@ -51,6 +60,8 @@ mod tests {
         for d in &delays[3..] {
             assert!(*d >= ms(400) && *d <= ms(800), "{d:?}");
         }
+        b.reset();
+        assert!(b.next_delay() <= ms(100));
         // jittered: not all equal
         let mut b = Backoff::new(ms(1000), ms(1000));
         let many: std::collections::HashSet<_> = (0..20).map(|_| b.next_delay()).collect();
