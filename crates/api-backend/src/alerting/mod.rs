@@ -58,6 +58,8 @@ pub use silences::SilenceInput;
 /// batch after a start with the default rules opened ~14,000 alerts at 2,000 hosts x 10
 /// containers; 100,000 events are about 50 MB.
 pub const OUTBOX_CAPACITY: usize = 100_000;
+/// Stored events read per query when the saved state is brought up to date at start.
+const CATCH_UP_PAGE: u32 = 5000;
 /// How long [`Alerting::close`] waits for the last write.
 pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -178,7 +180,9 @@ impl Alerting {
         compat::ensure_rules(&store).await?;
         let rules = Arc::new(rules::load(&store).await?);
         let config = EngineConfig::default();
-        let (mut engine, saved) = match store.load_engine_state().await? {
+        let loaded = store.load_engine_state().await?;
+        let saved_upto = loaded.as_ref().map(|s| s.last_event_id);
+        let (mut engine, saved) = match loaded {
             Some(saved) => match EngineState::from_parts(&saved.header, saved.parts.iter().cloned()) {
                 Ok((state, skipped)) => {
                     if skipped > 0 {
@@ -202,6 +206,23 @@ impl Alerting {
             },
             None => (Engine::new(config), SavedParts::default()),
         };
+        if let Some(mut after) = saved_upto {
+            // events stored after the last save (a crash came between the two)
+            let mut applied = 0;
+            loop {
+                let page = store.alert_events_after(after, CATCH_UP_PAGE).await?;
+                let Some((last, _)) = page.last() else { break };
+                after = *last;
+                applied += page.len();
+                engine.catch_up(page.iter().map(|(_, ev)| ev));
+            }
+            if applied > 0 {
+                tracing::info!(
+                    events = applied,
+                    "applied the alert events stored after the last state save"
+                );
+            }
+        }
         let last_event_id = store.last_alert_event_id().await?;
         let first_tick = tasks::first_tick_delay(&engine);
         let events = engine.set_rules(&rules, Utc::now());

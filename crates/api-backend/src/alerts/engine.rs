@@ -47,6 +47,14 @@ impl Engine {
         Engine { config, state }
     }
 
+    /// Applies stored events the restored state does not include yet (those stored after the
+    /// state's last save), in id order; see [`EngineState::apply`].
+    pub fn catch_up<'a>(&mut self, events: impl IntoIterator<Item = &'a AlertEvent>) {
+        for ev in events {
+            self.state.apply(ev);
+        }
+    }
+
     /// Everything the engine knows, for persisting (serde).
     pub fn snapshot(&self) -> EngineState {
         self.state.clone()

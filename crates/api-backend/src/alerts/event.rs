@@ -248,6 +248,26 @@ pub(crate) struct MachineRef<'a> {
 }
 
 impl ActiveAlert {
+    /// The open alert a stored `pending` or `firing` event reports.
+    pub(crate) fn from_event(ev: &AlertEvent) -> ActiveAlert {
+        ActiveAlert {
+            alert_id: ev.alert_id.clone(),
+            key: ev.key.clone(),
+            machine_kind: ev.machine_kind,
+            machine_name: ev.machine_name.clone(),
+            host_id: ev.host_id.clone(),
+            state: ev.state,
+            severity: ev.severity,
+            metric: ev.metric,
+            direction: ev.direction,
+            threshold: ev.threshold,
+            value: ev.value,
+            exit_code: ev.exit_code,
+            since: ev.since,
+            firing_since: ev.firing_since,
+        }
+    }
+
     /// A new incident of `key` on `machine`, opened at `since`, with no metric details yet.
     pub(crate) fn open(
         key: AlertKey,

@@ -204,7 +204,7 @@ mod tests {
         use crate::alerts::{AlertKind, AlertState, Engine};
         let (mut engine, rules) = (Engine::default(), rules(vec![]));
         let mut q = Reorder::new(GRACE);
-        let mut evaluate = |engine: &mut Engine, released: Released<'_>| {
+        let evaluate = |engine: &mut Engine, released: Released<'_>| {
             let mut out = Vec::new();
             for r in released.records {
                 out.extend(engine.observe(&rules, &r, t(0)));
@@ -215,7 +215,8 @@ mod tests {
         let released = q.admit(&first, |h| engine.last_sampled(h), t(0));
         assert!(evaluate(&mut engine, released).is_empty());
         let mut n = record("h1", 1000);
-        n.events.push(event(common::wire::EventKind::ContainerDied, "c1", "web", Some(1), 900));
+        n.events
+            .push(event(common::wire::EventKind::ContainerDied, "c1", "web", Some(1), 900));
         let (n, n1) = ([n], [record("h1", 2000)]);
         let released = q.admit(&n1, |h| engine.last_sampled(h), t(2050));
         assert!(evaluate(&mut engine, released).is_empty(), "held");

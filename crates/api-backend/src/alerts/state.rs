@@ -14,7 +14,7 @@ use std::hash::{Hash, Hasher};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::event::{ActiveAlert, AlertKind};
+use super::event::{ActiveAlert, AlertEvent, AlertKind, AlertState};
 use super::metric::MachineKind;
 use super::threshold::OpenThresholds;
 
@@ -85,6 +85,57 @@ impl EngineState {
         Ok((state, skipped))
     }
 }
+
+impl EngineState {
+    /// Brings the state up to a stored event it does not include yet. A state is saved after
+    /// its events are stored, so after a crash the events stored since the last save are
+    /// applied at start: without them the engine would forget incidents that opened (and open
+    /// them a second time) or keep ones that ended. An event that opens or updates an alert
+    /// sets it; one that ends it removes it; a one-shot notice changes nothing.
+    pub fn apply(&mut self, ev: &AlertEvent) {
+        let alert = match ev.state {
+            AlertState::Pending | AlertState::Firing => Some(ActiveAlert::from_event(ev)),
+            AlertState::Resolved | AlertState::Cancelled => None,
+            AlertState::Info => return,
+        };
+        let id = &ev.key.machine_id;
+        match ev.machine_kind {
+            MachineKind::Host => {
+                let host = match self.hosts.get_mut(id) {
+                    Some(host) => host,
+                    None if alert.is_none() => return,
+                    // a host the saved state never saw: known from the event on
+                    None => self
+                        .hosts
+                        .entry(id.clone())
+                        .or_insert_with(|| HostState::new(&ev.machine_name, ev.at, DEFAULT_INTERVAL_MS)),
+                };
+                match (ev.key.kind, ev.key.rule_id) {
+                    (AlertKind::Threshold, Some(rule)) => host.thresholds.put(rule, &ev.key.subject, alert),
+                    (AlertKind::Stale, _) => host.stale = alert,
+                    (AlertKind::ZeroValue, _) => host.zero_value = alert,
+                    _ => {}
+                }
+            }
+            MachineKind::Container => {
+                let c = self.containers.entry(id.clone()).or_default();
+                match (ev.key.kind, ev.key.rule_id) {
+                    (AlertKind::Threshold, Some(rule)) => c.thresholds.put(rule, &ev.key.subject, alert),
+                    (AlertKind::ContainerDied, _) => c.died = alert,
+                    (AlertKind::ContainerOom, _) => c.oom = alert,
+                    (AlertKind::ContainerUnhealthy, _) => c.unhealthy = alert,
+                    _ => {}
+                }
+                if c.is_empty() {
+                    self.containers.remove(id);
+                }
+            }
+        }
+    }
+}
+
+/// The interval assumed for a host known only from a stored event, until its next record.
+const DEFAULT_INTERVAL_MS: u64 = 1000;
 
 /// Hashes with fixed keys: equal inputs give equal signatures in every process.
 fn hash_of(v: impl Hash) -> u64 {

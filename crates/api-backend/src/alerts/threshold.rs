@@ -148,6 +148,19 @@ impl OpenThresholds {
     }
 }
 
+impl OpenThresholds {
+    /// Sets the open alert of its rule and subject (from a stored event), or with `None`
+    /// removes the one of `rule_id` and `subject`.
+    pub fn put(&mut self, rule_id: u64, subject: &str, alert: Option<ActiveAlert>) {
+        let list = self.0.entry(rule_id).or_default();
+        list.retain(|a| a.key.subject != subject);
+        list.extend(alert);
+        if list.is_empty() {
+            self.0.remove(&rule_id);
+        }
+    }
+}
+
 /// How an open alert ends when its cause goes away: firing → resolved, pending → cancelled.
 pub(crate) fn closing_state(open: AlertState) -> AlertState {
     if open == AlertState::Pending {

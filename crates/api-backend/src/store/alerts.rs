@@ -211,6 +211,26 @@ impl Store {
         tx.commit().await.map_err(sqlx_err)
     }
 
+    /// Up to `limit` stored events with an id above `after`, oldest first (an event that does
+    /// not parse is skipped with a warning).
+    pub async fn alert_events_after(&self, after: u64, limit: u32) -> Result<Vec<(u64, AlertEvent)>> {
+        let rows = sqlx::query("SELECT id, event FROM alert_events WHERE id > ? ORDER BY id LIMIT ?")
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(sqlx_err)?;
+        let mut events = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id: u64 = row.try_get("id").map_err(sqlx_err)?;
+            match serde_json::from_str(&text(row, "event").map_err(sqlx_err)?) {
+                Ok(ev) => events.push((id, ev)),
+                Err(e) => tracing::warn!(id, error = %e, "skipping a stored alert event that does not parse"),
+            }
+        }
+        Ok(events)
+    }
+
     /// The saved engine state, if one was saved: its header (JSON; parsed by the caller so that
     /// an unreadable one can be skipped), its machine parts, and the newest event id it includes.
     pub async fn load_engine_state(&self) -> Result<Option<SavedState>> {

@@ -390,3 +390,44 @@ fn stale_windows_follow_the_configured_multiplier() {
     assert!(e.tick(t(25_000)).is_empty());
     assert_eq!(states(&e.tick(t(25_001))), [(Stale, Firing)]);
 }
+
+#[test]
+fn a_state_saved_before_its_last_events_catches_up_with_them() {
+    // the crash case: events stored, the state saved before them
+    let rules = rules(vec![cpu_rule(0)]);
+    let mut live = Engine::default();
+    live.observe(&rules, &host_value(Metric::HostCpuPercent, 0, 10.0), t(0));
+    let saved = live.snapshot();
+    let mut died = record("h1", 1000);
+    set(&mut died, Metric::HostCpuPercent, "", Some(95.0));
+    died.events
+        .push(event(EventKind::ContainerDied, "c1", "web", Some(1), 900));
+    let stored = live.observe(&rules, &died, t(1000));
+    assert_eq!(states(&stored), [(ContainerDied, Firing), (Threshold, Firing)]);
+
+    let mut restarted = Engine::restore(EngineConfig::default(), saved.clone());
+    restarted.catch_up(&stored);
+    assert_eq!(restarted.active(), live.active(), "the same open incidents");
+    // the incident goes on: no second firing, and it resolves under its own id
+    let next = restarted.observe(&rules, &host_value(Metric::HostCpuPercent, 2000, 95.0), t(2000));
+    assert!(next.is_empty(), "{next:?}");
+    let end = restarted.observe(&rules, &host_value(Metric::HostCpuPercent, 3000, 10.0), t(3000));
+    assert_eq!(states(&end), [(Threshold, Resolved)]);
+    assert_eq!(end[0].alert_id, stored[1].alert_id);
+
+    // an end stored after the save closes the incident the saved state still holds open
+    let mut restarted = Engine::restore(EngineConfig::default(), live.snapshot());
+    let ended = live.observe(&rules, &host_value(Metric::HostCpuPercent, 3000, 10.0), t(3000));
+    restarted.catch_up(&ended);
+    assert_eq!(restarted.active(), live.active());
+    assert_eq!(restarted.active().len(), 1, "the died alert stays open");
+    // a host the saved state never saw: known from its events
+    let mut fresh = Engine::restore(EngineConfig::default(), EngineState::default());
+    fresh.catch_up(&stored);
+    let ids = |a: Vec<crate::alerts::ActiveAlert>| a.into_iter().map(|a| a.alert_id).collect::<Vec<_>>();
+    let mut want = ids(fresh.active());
+    want.sort();
+    let mut opened: Vec<String> = stored.iter().map(|e| e.alert_id.clone()).collect();
+    opened.sort();
+    assert_eq!(want, opened);
+}
