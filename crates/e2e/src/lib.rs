@@ -3,6 +3,7 @@
 //! file), makes each test its own database, topic, consumer group and ports, starts and stops
 //! the binaries as child processes, and polls for outcomes with deadlines.
 
+pub mod checks;
 pub mod docker;
 pub mod kafka;
 pub mod procs;

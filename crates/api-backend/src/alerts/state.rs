@@ -91,8 +91,26 @@ impl EngineState {
     /// its events are stored, so after a crash the events stored since the last save are
     /// applied at start: without them the engine would forget incidents that opened (and open
     /// them a second time) or keep ones that ended. An event that opens or updates an alert
-    /// sets it; one that ends it removes it; a one-shot notice changes nothing.
+    /// sets it; one that ends it removes it; a one-shot notice changes nothing but the time.
     pub fn apply(&mut self, ev: &AlertEvent) {
+        // Events from a record are dated by its sample (or its Docker event): that record and
+        // older ones were evaluated. Redelivered after the crash, they must change nothing, as
+        // they would have with the state saved after them. (`stale` is dated by the tick, and a
+        // threshold alert ended without a value by a rule change by the time of the change.)
+        let host_of = match ev.machine_kind {
+            MachineKind::Host => Some(&ev.key.machine_id),
+            MachineKind::Container => ev.host_id.as_ref(),
+        };
+        let by_record = match ev.key.kind {
+            AlertKind::Stale => false,
+            AlertKind::Threshold => ev.value.is_some(),
+            _ => true,
+        };
+        if by_record {
+            if let Some(host) = host_of.and_then(|h| self.hosts.get_mut(h)) {
+                host.last_sampled_at = host.last_sampled_at.max(ev.at);
+            }
+        }
         let alert = match ev.state {
             AlertState::Pending | AlertState::Firing => Some(ActiveAlert::from_event(ev)),
             AlertState::Resolved | AlertState::Cancelled => None,

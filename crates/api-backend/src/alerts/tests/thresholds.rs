@@ -408,6 +408,8 @@ fn a_state_saved_before_its_last_events_catches_up_with_them() {
     let mut restarted = Engine::restore(EngineConfig::default(), saved.clone());
     restarted.catch_up(&stored);
     assert_eq!(restarted.active(), live.active(), "the same open incidents");
+    // the record redelivered after the crash changes nothing, as after a later save
+    assert!(restarted.observe(&rules, &died, t(1000)).is_empty());
     // the incident goes on: no second firing, and it resolves under its own id
     let next = restarted.observe(&rules, &host_value(Metric::HostCpuPercent, 2000, 95.0), t(2000));
     assert!(next.is_empty(), "{next:?}");

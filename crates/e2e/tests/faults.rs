@@ -1,0 +1,82 @@
+//! Faults through the whole pipeline with alerting on (the default rules, which the simulated
+//! fleet crosses often): after each, every record produced is stored exactly once, every
+//! incident has one firing and at most one end with nothing after it, the incidents the store
+//! leaves open are the backend's open alerts, and the SSE replay equals the stored events
+//! ([`e2e::checks`]).
+
+use std::time::Duration;
+
+use e2e::{checks, free_port, wait_until, Proc, Stack};
+use rand::Rng;
+
+/// The simulated fleet: 100 hosts, one container each, a record every 100 ms per host.
+fn simulate(stack: &Stack, port: u16, records: i64) -> Proc {
+    Proc::spawn(
+        "simulate",
+        "collector",
+        &[
+            "simulate",
+            "--hosts",
+            "100",
+            "--containers",
+            "1",
+            "--interval",
+            "100ms",
+            "--records",
+            &records.to_string(),
+            "--seed",
+            "11",
+        ],
+        &stack.collector_env(port),
+        &stack.log_dir,
+    )
+}
+
+/// Waits for the simulation to end and every record to be stored, then runs every check.
+async fn finish_and_check(stack: &Stack, sim: &mut Proc, api: u16, records: i64) {
+    assert!(sim.wait_exit(Duration::from_secs(300)).success(), "simulate exits 0");
+    let stored = || e2e::stored::count(&stack.db.pool);
+    wait_until(Duration::from_secs(300), "all records to be stored", || async {
+        (stored().await >= records).then_some(())
+    })
+    .await;
+    checks::exactly_once(stack, records).await;
+    let fired = checks::incidents(stack, api).await;
+    assert!(fired > 0, "the simulated fleet fired no alert: the checks saw nothing");
+    eprintln!("{fired} incidents fired");
+    checks::replay_equals_store(stack, api).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backend_killed_mid_stream_loses_doubles_and_strands_no_incident() {
+    const RECORDS: i64 = 15_000;
+    let stack = Stack::new("faultbackend", 3).await;
+    let (api, cport, simport) = (free_port(), free_port(), free_port());
+    let mut backend = stack.start_backend(api).await;
+    let _consumer = stack.start_consumer(api, cport, &[]).await;
+    let mut sim = simulate(&stack, simport, RECORDS);
+    let stored = || e2e::stored::count(&stack.db.pool);
+    // two SIGKILLs at random points, while incidents are open and events are being written
+    for round in 0..2 {
+        let at = stored().await + rand::rng().random_range(1_500..3_500);
+        wait_until(Duration::from_secs(180), "records before the kill", || async {
+            (stored().await >= at).then_some(())
+        })
+        .await;
+        let open = stack
+            .get_json(&format!("http://127.0.0.1:{api}/api/v1/alerts/active"))
+            .await["alerts"]
+            .as_array()
+            .map_or(0, Vec::len);
+        backend.kill();
+        eprintln!(
+            "backend SIGKILLed (round {round}) after {} stored records, {open} alerts open",
+            stored().await
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        backend = stack.start_backend(api).await;
+    }
+    finish_and_check(&stack, &mut sim, api, RECORDS).await;
+    drop(backend);
+    stack.db.drop_db().await;
+}
