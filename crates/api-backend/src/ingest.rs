@@ -59,7 +59,14 @@ impl Ingest {
                 })
             })
             .collect();
-        let report = ingest(&self.store, &self.metrics, parsed, |r| self.alerting.observe(r)).await?;
+        let _storing = self.alerting.storing();
+        let report = ingest(&self.store, &self.metrics, parsed, |r| self.alerting.observe(r))
+            .await
+            .inspect_err(|e| {
+                if matches!(e, Error::Unavailable(_)) {
+                    self.alerting.storage_unavailable();
+                }
+            })?;
         report.stored.iter().for_each(|r| self.hub.publish_record(r));
         self.latest.observe(&report.stored);
         Ok(report)

@@ -6,6 +6,7 @@
 pub mod checks;
 pub mod docker;
 pub mod kafka;
+pub mod mysql;
 pub mod procs;
 pub mod records;
 pub mod services;

@@ -31,10 +31,15 @@ pub struct Proc {
 impl Proc {
     /// Starts `bin` from the workspace's target dir with exactly `envs` (plus PATH/HOME/RUST_LOG).
     pub fn spawn(name: &str, bin: &str, args: &[&str], envs: &[(&str, String)], log_dir: &Path) -> Proc {
+        Proc::spawn_program(name, &bin_dir().join(bin), args, envs, log_dir)
+    }
+
+    /// [`Proc::spawn`] for any program (a test's own MariaDB server, say).
+    pub fn spawn_program(name: &str, program: &Path, args: &[&str], envs: &[(&str, String)], log_dir: &Path) -> Proc {
         std::fs::create_dir_all(log_dir).unwrap();
         let log = log_dir.join(format!("{name}.log"));
         let file = File::options().create(true).append(true).open(&log).unwrap();
-        let mut cmd = Command::new(bin_dir().join(bin));
+        let mut cmd = Command::new(program);
         cmd.args(args)
             .env_clear()
             .stdout(file.try_clone().unwrap())
@@ -52,7 +57,9 @@ impl Proc {
         for (k, v) in envs {
             cmd.env(k, v);
         }
-        let child = cmd.spawn().unwrap_or_else(|e| panic!("start {bin}: {e}"));
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", program.display()));
         Proc {
             name: name.to_owned(),
             child,
@@ -166,7 +173,11 @@ pub const FAST_GROUP_SETTINGS: &[(&str, &str)] = &[
 
 impl Stack {
     pub async fn new(label: &str, partitions: i32) -> Stack {
-        let services = Services::from_env();
+        Stack::new_on(label, partitions, Services::from_env()).await
+    }
+
+    /// [`Stack::new`] with the database on the given services' MySQL (a test's own server).
+    pub async fn new_on(label: &str, partitions: i32, services: Services) -> Stack {
         let db = services.fresh_db(label).await;
         let topic = kafka::unique_topic(label);
         kafka::create_topics(&services.bootstrap, &topic, partitions).await;

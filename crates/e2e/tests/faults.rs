@@ -80,3 +80,75 @@ async fn a_backend_killed_mid_stream_loses_doubles_and_strands_no_incident() {
     drop(backend);
     stack.db.drop_db().await;
 }
+
+/// A directory of its own for one test, under the target directory.
+fn scratch(label: &str) -> std::path::PathBuf {
+    let dir = e2e::services::bin_dir()
+        .join("e2e-scratch")
+        .join(format!("{label}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Stale alerts of simulated hosts that fired before `before` (the probe host of a test reports once).
+async fn stale_firings_before(stack: &Stack, before: chrono::DateTime<chrono::Utc>) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM alert_events WHERE kind = 'stale' AND state = 'firing' AND machine_id <> 'probe' AND at < ?")
+        .bind(before.naive_utc())
+        .fetch_one(&stack.db.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_killed_mid_stream_gets_503s_then_everything_without_a_backend_restart() {
+    const RECORDS: i64 = 30_000;
+    let dir = scratch("mysql");
+    let mut mysql = e2e::mysql::OwnMysql::start(&dir, &dir.join("logs")).await;
+    let stack = Stack::new_on("faultmysql", 3, mysql.services()).await;
+    let (api, cport, simport) = (free_port(), free_port(), free_port());
+    let backend = stack.start_backend(api).await;
+    let _consumer = stack.start_consumer(api, cport, &[]).await;
+    let mut sim = simulate(&stack, simport, RECORDS);
+    let stored = || e2e::stored::count(&stack.db.pool);
+    wait_until(Duration::from_secs(180), "records before the crash", || async {
+        (stored().await >= 4_000).then_some(())
+    })
+    .await;
+    mysql.kill();
+    let base = format!("http://127.0.0.1:{api}");
+    stack
+        .wait_status(&format!("{base}/health/ready"), 503, Duration::from_secs(20))
+        .await;
+    let record = e2e::records::host_record("probe");
+    let (status, answer) = stack
+        .send_json(
+            reqwest::Method::POST,
+            &format!("{base}/api/v1/ingest"),
+            &serde_json::json!([record]),
+        )
+        .await;
+    assert_eq!(status, 503, "ingest while MySQL is down: {answer}");
+    // the engine answers from memory meanwhile
+    let active = stack.get_json(&format!("{base}/api/v1/alerts/active")).await;
+    eprintln!(
+        "MySQL SIGKILLed; {} alerts open",
+        active["alerts"].as_array().map_or(0, Vec::len)
+    );
+    tokio::time::sleep(Duration::from_secs(8)).await; // longer than any host's stale window
+    mysql.restart().await;
+    stack
+        .wait_status(&format!("{base}/health/ready"), 200, Duration::from_secs(60))
+        .await;
+    eprintln!("MySQL back after the crash");
+    assert!(sim.wait_exit(Duration::from_secs(300)).success(), "simulate exits 0");
+    let sim_end = chrono::Utc::now();
+    finish_and_check(&stack, &mut sim, api, RECORDS).await;
+    // the hosts never stopped reporting: the outage held their records back, it did not
+    // make them stale
+    assert_eq!(
+        stale_firings_before(&stack, sim_end - chrono::TimeDelta::seconds(1)).await,
+        0
+    );
+    drop(backend);
+    stack.db.drop_db().await;
+}

@@ -33,6 +33,8 @@ mod state_saver;
 mod tasks;
 mod writer;
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -58,6 +60,11 @@ pub use silences::SilenceInput;
 /// batch after a start with the default rules opened ~14,000 alerts at 2,000 hosts x 10
 /// containers; 100,000 events are about 50 MB.
 pub const OUTBOX_CAPACITY: usize = 100_000;
+/// How long after the last batch refused for unavailable storage hosts get to catch up before
+/// a silent one counts as stale (see [`Alerting::storage_unavailable`]).
+pub const STORAGE_CATCH_UP: Duration = Duration::from_secs(30);
+/// A batch waiting this long for storage holds stale detection (see [`Alerting::storing`]).
+pub const STORAGE_STUCK: Duration = Duration::from_secs(2);
 /// Stored events read per query when the saved state is brought up to date at start.
 const CATCH_UP_PAGE: u32 = 5000;
 /// How long [`Alerting::close`] waits for the last write.
@@ -123,6 +130,12 @@ struct Inner {
     closing: watch::Sender<bool>,
     writer_done: watch::Sender<bool>,
     saver_done: watch::Sender<bool>,
+    /// No host counts as stale before this: a start, or storage being unavailable (ingest then
+    /// refuses batches, so the consumer holds records back and hosts only seem silent).
+    stale_from: Mutex<tokio::time::Instant>,
+    /// When each batch being stored now began (see [`Alerting::storing`]).
+    storing: Mutex<HashMap<u64, Instant>>,
+    next_storing: AtomicU64,
     /// Serialises rule and silence changes (read, change, reload).
     changes: tokio::sync::Mutex<()>,
     store: Store,
@@ -135,6 +148,19 @@ struct Inner {
 impl Inner {
     fn core(&self) -> MutexGuard<'_, Core> {
         self.core.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn stale_from(&self) -> MutexGuard<'_, tokio::time::Instant> {
+        self.stale_from.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn storing(&self) -> MutexGuard<'_, HashMap<u64, Instant>> {
+        self.storing.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// True while a batch has waited for storage longer than [`STORAGE_STUCK`].
+    fn storage_stuck(&self) -> bool {
+        self.storing().values().any(|t| t.elapsed() > STORAGE_STUCK)
     }
 
     fn outbox(&self) -> MutexGuard<'_, Outbox> {
@@ -224,7 +250,7 @@ impl Alerting {
             }
         }
         let last_event_id = store.last_alert_event_id().await?;
-        let first_tick = tasks::first_tick_delay(&engine);
+        let first_tick = tasks::stale_grace(&engine);
         let events = engine.set_rules(&rules, Utc::now());
         let alerting = Alerting {
             inner: Arc::new(Inner {
@@ -240,6 +266,9 @@ impl Alerting {
                 closing: watch::channel(false).0,
                 writer_done: watch::channel(false).0,
                 saver_done: watch::channel(false).0,
+                stale_from: Mutex::new(tokio::time::Instant::now() + first_tick),
+                storing: Mutex::new(HashMap::new()),
+                next_storing: AtomicU64::new(0),
                 changes: tokio::sync::Mutex::new(()),
                 store,
                 notifier,
@@ -266,9 +295,7 @@ impl Alerting {
             state_saver::run(inner.clone(), saved.take().unwrap_or_default())
         });
         let (inner, stop) = (alerting.inner.clone(), shutdown.clone());
-        tasks.supervise("alert_ticks", move || {
-            tasks::ticks(inner.clone(), first_tick, stop.clone())
-        });
+        tasks.supervise("alert_ticks", move || tasks::ticks(inner.clone(), stop.clone()));
         let (inner, days) = (alerting.inner.clone(), settings.retention_days);
         tasks.supervise("alert_retention", move || {
             tasks::retention(inner.clone(), days, shutdown.clone())
@@ -310,6 +337,31 @@ impl Alerting {
             .observe(started.elapsed().as_secs_f64());
     }
 
+    /// Marks a batch as being stored until the guard drops. While one has waited longer than
+    /// [`STORAGE_STUCK`] (MySQL hangs, the pool has no connection), records of every host may
+    /// be waiting behind it: no host counts as stale then, nor for [`STORAGE_CATCH_UP`] after.
+    pub fn storing(&self) -> Storing<'_> {
+        let id = self.inner.next_storing.fetch_add(1, Ordering::Relaxed);
+        let started = Instant::now();
+        self.inner.storing().insert(id, started);
+        Storing {
+            alerting: self,
+            id,
+            started,
+        }
+    }
+
+    /// Ingest could not store a batch because storage is unavailable: records are held back
+    /// (the consumer retries), and once storage is back they arrive late while the backlog
+    /// drains; so no host counts as stale until [`STORAGE_CATCH_UP`] (or the longest stale
+    /// window, if longer) after the last refused batch.
+    pub fn storage_unavailable(&self) {
+        let grace = tasks::stale_grace(&self.inner.core().engine).max(STORAGE_CATCH_UP);
+        let until = tokio::time::Instant::now() + grace;
+        let mut from = self.inner.stale_from();
+        *from = (*from).max(until);
+    }
+
     /// The open (pending and firing) alerts, oldest first.
     pub fn active(&self) -> Vec<ActiveAlert> {
         self.inner.core().engine.active()
@@ -339,6 +391,22 @@ impl Alerting {
                 pending = self.inner.outbox().len(),
                 "alert events and engine state could not be stored before shutdown"
             );
+        }
+    }
+}
+
+/// A batch being stored, from [`Alerting::storing`].
+pub struct Storing<'a> {
+    alerting: &'a Alerting,
+    id: u64,
+    started: Instant,
+}
+
+impl Drop for Storing<'_> {
+    fn drop(&mut self) {
+        self.alerting.inner.storing().remove(&self.id);
+        if self.started.elapsed() > STORAGE_STUCK {
+            self.alerting.storage_unavailable();
         }
     }
 }

@@ -21,26 +21,18 @@ pub const RETENTION_EVERY: Duration = Duration::from_secs(6 * 3600);
 /// Rows per retention DELETE.
 pub const RETENTION_CHUNK: u32 = 5000;
 
-/// How long hosts get to report after a start before silent ones count as stale: the longest
-/// stale window of the hosts the engine remembers (see `Engine::tick`).
-pub(super) fn first_tick_delay(engine: &Engine) -> Duration {
-    let config = engine.config();
+/// How long hosts get to report after a start, or after storage was unavailable, before
+/// silent ones count as stale: the longest stale window of the hosts the engine remembers.
+pub(super) fn stale_grace(engine: &Engine) -> Duration {
     engine
-        .snapshot()
-        .hosts
-        .values()
-        .map(|h| config.stale_after(h.interval_ms))
-        .max()
-        .unwrap_or(config.stale_min)
-        .max(config.stale_min)
+        .longest_stale_window()
         .to_std()
         .unwrap_or(Duration::from_secs(10))
 }
 
-/// Ticks the engine every [`TICK`] (from `first_tick` on) and every [`PERIODIC_EVERY`] ticks
+/// Ticks the engine every [`TICK`] (not before `Inner::stale_from`) and every [`PERIODIC_EVERY`] ticks
 /// asks for a state save and hands the open alerts to the notifier.
-pub(super) async fn ticks(inner: Arc<Inner>, first_tick: Duration, shutdown: Shutdown) {
-    let engine_from = Instant::now() + first_tick;
+pub(super) async fn ticks(inner: Arc<Inner>, shutdown: Shutdown) {
     let mut every = tokio::time::interval(TICK);
     every.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut n: u64 = 0;
@@ -61,7 +53,12 @@ pub(super) async fn ticks(inner: Arc<Inner>, first_tick: Duration, shutdown: Shu
                 inner.metrics.records_held.set(core.reorder.len() as i64);
                 inner.enqueue(&guard, events);
             }
-            if Instant::now() >= engine_from {
+            if inner.storage_stuck() {
+                let until = Instant::now() + stale_grace(&guard.engine).max(super::STORAGE_CATCH_UP);
+                let mut from = inner.stale_from();
+                *from = (*from).max(until);
+            }
+            if Instant::now() >= *inner.stale_from() {
                 let events = guard.engine.tick(now);
                 inner.enqueue(&guard, events);
             }

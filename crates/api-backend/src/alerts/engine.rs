@@ -65,6 +65,18 @@ impl Engine {
         self.state.hosts.get(host).map(|h| h.last_sampled_at)
     }
 
+    /// The longest stale window of the hosts it knows (at least the configured minimum): how
+    /// long hosts need to show they still report.
+    pub fn longest_stale_window(&self) -> chrono::TimeDelta {
+        self.state
+            .hosts
+            .values()
+            .map(|h| self.config.stale_after(h.interval_ms))
+            .max()
+            .unwrap_or(self.config.stale_min)
+            .max(self.config.stale_min)
+    }
+
     /// The settings it was made with.
     pub fn config(&self) -> &EngineConfig {
         &self.config
