@@ -8,6 +8,7 @@ pub mod docker;
 pub mod kafka;
 pub mod mysql;
 pub mod procs;
+pub mod proxy;
 pub mod records;
 pub mod services;
 pub mod sse;

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use e2e::{checks, free_port, wait_until, Proc, Stack};
-use rand::Rng;
+use rand::{Rng, SeedableRng};
 
 /// The simulated fleet: 100 hosts, one container each, a record every 100 ms per host.
 fn simulate(stack: &Stack, port: u16, records: i64) -> Proc {
@@ -149,6 +149,43 @@ async fn mysql_killed_mid_stream_gets_503s_then_everything_without_a_backend_res
         stale_firings_before(&stack, sim_end - chrono::TimeDelta::seconds(1)).await,
         0
     );
+    drop(backend);
+    stack.db.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flapping_network_between_consumer_and_backend_loses_and_doubles_nothing() {
+    const RECORDS: i64 = 20_000;
+    let stack = Stack::new("faultflap", 3).await;
+    let (api, cport, simport) = (free_port(), free_port(), free_port());
+    let backend = stack.start_backend(api).await;
+    let proxy = e2e::proxy::Proxy::start(([127, 0, 0, 1], api).into()).await;
+    // the consumer reaches the backend only through the proxy
+    let consumer_env = [("API_BASE_URL", format!("http://{}", proxy.addr))];
+    let _consumer = stack.start_consumer(api, cport, &consumer_env).await;
+    let mut sim = simulate(&stack, simport, RECORDS);
+    let stored = || e2e::stored::count(&stack.db.pool);
+    wait_until(Duration::from_secs(120), "records before the flapping", || async {
+        (stored().await >= 1_000).then_some(())
+    })
+    .await;
+    // down and up at random moments: connections cut mid-request, refused, restored
+    let mut rng = rand::rngs::StdRng::seed_from_u64(rand::rng().random());
+    for _ in 0..8 {
+        proxy.down();
+        tokio::time::sleep(Duration::from_millis(rng.random_range(300..2_500))).await;
+        proxy.up();
+        tokio::time::sleep(Duration::from_millis(rng.random_range(200..1_500))).await;
+    }
+    let metrics = stack.metrics_text(cport).await;
+    let retries = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("consumer_forward_retries_total "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .unwrap_or(0.0);
+    assert!(retries > 0.0, "the flapping made the consumer retry: {metrics}");
+    eprintln!("{retries} ingest requests retried through the flapping");
+    finish_and_check(&stack, &mut sim, api, RECORDS).await;
     drop(backend);
     stack.db.drop_db().await;
 }
