@@ -189,3 +189,78 @@ async fn a_flapping_network_between_consumer_and_backend_loses_and_doubles_nothi
     drop(backend);
     stack.db.drop_db().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_killed_with_the_default_group_settings_gets_its_partitions_back() {
+    const RECORDS: i64 = 20_000;
+    let stack = Stack::new("faultgroup", 3).await;
+    let (api, cport, simport) = (free_port(), free_port(), free_port());
+    let backend = stack.start_backend(api).await;
+    // librdkafka's defaults (the harness otherwise shortens them for quick failovers)
+    let defaults = [
+        ("KAFKA_SESSION_TIMEOUT_MS", "45000".to_owned()),
+        ("KAFKA_HEARTBEAT_INTERVAL_MS", "3000".to_owned()),
+    ];
+    let mut consumer = stack.start_consumer(api, cport, &defaults).await;
+    let mut sim = Proc::spawn(
+        "simulate",
+        "collector",
+        &[
+            "simulate",
+            "--hosts",
+            "50",
+            "--containers",
+            "1",
+            "--interval",
+            "100ms",
+            "--records",
+            &RECORDS.to_string(),
+            "--seed",
+            "5",
+        ],
+        &stack.collector_env(simport),
+        &stack.log_dir,
+    );
+    let stored = || e2e::stored::count(&stack.db.pool);
+    wait_until(Duration::from_secs(120), "records before the kill", || async {
+        (stored().await >= 2_000).then_some(())
+    })
+    .await;
+    consumer.kill();
+    let killed_at = stored().await;
+    let started = std::time::Instant::now();
+    let restarted = stack.start_consumer(api, cport, &defaults).await;
+    // it holds no partition while the dead member's session lasts; then it must get them,
+    // or say why (not ready, consumer_stalled) and rejoin until it does
+    wait_until(Duration::from_secs(240), "records after the restart", || async {
+        (stored().await > killed_at + 2_000).then_some(())
+    })
+    .await;
+    let consuming = started.elapsed();
+    let value = |metrics: &str, name: &str| {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse::<f64>().ok()))
+            .unwrap_or(0.0)
+    };
+    let metrics = wait_until(Duration::from_secs(30), "the assignment gauge to show 3", || async {
+        let m = stack.metrics_text(cport).await;
+        (value(&m, "consumer_assigned_partitions ") == 3.0).then_some(m)
+    })
+    .await;
+    eprintln!(
+        "consuming again {:.0}s after the kill (rejoins: {})",
+        consuming.as_secs_f64(),
+        value(&metrics, "consumer_rejoins_total ")
+    );
+    assert!(sim.wait_exit(Duration::from_secs(300)).success(), "simulate exits 0");
+    wait_until(Duration::from_secs(300), "all records to be stored", || async {
+        (stored().await >= RECORDS).then_some(())
+    })
+    .await;
+    checks::exactly_once(&stack, RECORDS).await;
+    checks::incidents(&stack, api).await;
+    checks::replay_equals_store(&stack, api).await;
+    drop((backend, restarted));
+    stack.db.drop_db().await;
+}
