@@ -21,6 +21,8 @@ use crate::metrics::Metrics;
 use crate::notify::{Notifier, NotifierHandle, NotifyMetrics};
 use crate::store::Store;
 
+/// Name of the readiness check that says the API router (not the start-up one) answers.
+pub const SERVING_CHECK: &str = "http";
 /// Name of the readiness check that follows MySQL.
 pub const DATABASE_CHECK: &str = "database";
 /// How often MySQL is pinged for the readiness check.
@@ -181,6 +183,9 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<()> {
     let mut registry = Registry::default();
     let metrics = Metrics::register(&mut registry);
     let readiness = Readiness::new();
+    // Not ready while the interim server answers: it has only the ops routes, so a client that
+    // saw "ready" from it would get 404 from the API until the real router serves.
+    readiness.set(SERVING_CHECK, false, "starting");
     let (interim_stop, interim_shutdown) = common::shutdown::channel();
     let interim = {
         // Its own empty registry: the backend's metrics are served once it runs.
@@ -200,6 +205,7 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<()> {
         app.router,
         shutdown.clone(),
     );
+    app.readiness.set(SERVING_CHECK, true, "serving the API");
     let grace = async {
         shutdown.wait().await;
         tokio::time::sleep(SHUTDOWN_GRACE).await;
