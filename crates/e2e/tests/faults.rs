@@ -15,13 +15,18 @@ static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(())
 
 /// The simulated fleet: 100 hosts, one container each, a record every 100 ms per host.
 fn simulate(stack: &Stack, port: u16, records: i64) -> Proc {
+    simulate_hosts(stack, port, records, 100, 11)
+}
+
+/// `hosts` simulated hosts, one container each, a record every 100 ms per host.
+fn simulate_hosts(stack: &Stack, port: u16, records: i64, hosts: u32, seed: u64) -> Proc {
     Proc::spawn(
         "simulate",
         "collector",
         &[
             "simulate",
             "--hosts",
-            "100",
+            &hosts.to_string(),
             "--containers",
             "1",
             "--interval",
@@ -29,7 +34,7 @@ fn simulate(stack: &Stack, port: u16, records: i64) -> Proc {
             "--records",
             &records.to_string(),
             "--seed",
-            "11",
+            &seed.to_string(),
         ],
         &stack.collector_env(port),
         &stack.log_dir,
@@ -212,25 +217,7 @@ async fn a_consumer_killed_with_the_default_group_settings_gets_its_partitions_b
         ("KAFKA_HEARTBEAT_INTERVAL_MS", "3000".to_owned()),
     ];
     let mut consumer = stack.start_consumer(api, cport, &defaults).await;
-    let mut sim = Proc::spawn(
-        "simulate",
-        "collector",
-        &[
-            "simulate",
-            "--hosts",
-            "50",
-            "--containers",
-            "1",
-            "--interval",
-            "100ms",
-            "--records",
-            &RECORDS.to_string(),
-            "--seed",
-            "5",
-        ],
-        &stack.collector_env(simport),
-        &stack.log_dir,
-    );
+    let mut sim = simulate_hosts(&stack, simport, RECORDS, 50, 5);
     let stored = || e2e::stored::count(&stack.db.pool);
     wait_until(Duration::from_secs(120), "records before the kill", || async {
         (stored().await >= 2_000).then_some(())
