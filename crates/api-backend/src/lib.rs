@@ -13,7 +13,8 @@
 //! [`alerting`] (the engine wired to ingest, storage, notifications and the live streams).
 
 pub mod alerting;
-pub mod alerts;
+/// The pure alert engine (its own crate): rules, lifecycle, built-ins, silences, policy.
+pub use alerts;
 pub mod app;
 pub mod compat;
 pub mod config;

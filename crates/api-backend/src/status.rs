@@ -14,12 +14,8 @@ pub enum Status {
     Removed,
 }
 
-/// Missed intervals after which a host counts as stale.
-pub const STALE_INTERVALS: i64 = 3;
-/// Never stale sooner than this, whatever the interval: records travel through Kafka and a relay
-/// that batches them (typically well under a second), so very short intervals get this floor.
-/// With the default 1 s interval a host is stale after 3 s of silence.
-pub const STALE_MIN: Duration = Duration::seconds(2);
+/// The alert engine's staleness, which the machine list's agrees with.
+pub use alerts::builtin::{STALE_INTERVALS, STALE_MIN};
 /// Interval assumed when a host never told us its own.
 pub const DEFAULT_INTERVAL_MS: u32 = 1000;
 

@@ -4,9 +4,13 @@
 //! supervised background tasks, and the one retry backoff.
 
 pub mod backoff;
+#[cfg(feature = "runtime")]
 pub mod config;
+#[cfg(feature = "runtime")]
 pub mod ops;
+#[cfg(feature = "runtime")]
 pub mod shutdown;
+#[cfg(feature = "runtime")]
 pub mod tasks;
 pub mod timefmt;
 pub mod validate;

@@ -16,7 +16,6 @@
 //! - [`outbox`]: the bounded queue of events not yet stored.
 //! - [`writer`]: stores them (and the engine state), then publishes them.
 //! - [`state_saver`]: saves the engine state beside the writer, after the events it includes.
-//! - [`saved_parts`]: which machine parts of the engine state are stored, so saves write changes.
 //! - [`tasks`]: the 1 s engine tick, the 30 s state save and notifier tick, retention.
 //! - [`rules`]: threshold rule changes (native REST).
 //! - [`compat`]: the original system's over/under threshold settings as rules.
@@ -27,7 +26,6 @@ pub mod compat;
 pub mod metrics;
 pub mod outbox;
 pub mod rules;
-pub(crate) mod saved_parts;
 pub mod silences;
 mod state_saver;
 mod tasks;
@@ -44,12 +42,12 @@ use common::tasks::Tasks;
 use common::wire::Record;
 use tokio::sync::{watch, Notify};
 
+use crate::alerts::persist::SavedParts;
 use crate::alerts::{ActiveAlert, AlertEvent, Engine, EngineConfig, EngineState, Reorder, RuleSet};
 use crate::error::Result;
 use crate::hub::Hub;
 use crate::notify::NotifierHandle;
 use crate::store::Store;
-use saved_parts::SavedParts;
 
 pub use metrics::AlertingMetrics;
 pub use outbox::Outbox;

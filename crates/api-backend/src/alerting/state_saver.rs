@@ -8,8 +8,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::saved_parts::SavedParts;
 use super::Inner;
+use crate::alerts::persist::SavedParts;
 
 /// Saves at most this often while events are produced: a crash loses at most this much state.
 pub const SAVE_EVERY: Duration = Duration::from_secs(1);

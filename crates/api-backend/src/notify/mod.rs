@@ -4,8 +4,8 @@
 //!
 //! - [`config`]: `ALERT_WEBHOOK_URL`, `ALERT_GENERIC_WEBHOOK_URL`, `ALERT_COOLDOWN_SEC`,
 //!   `ALERT_REPEAT_INTERVAL`, `ALERT_NOTIFY_QUEUE`, `ALERT_WEBHOOK_TIMEOUT`.
-//! - [`silence`]: silences and their matching.
-//! - [`policy`]: pure rules deciding which events notify (no I/O, no clock).
+//! - [`silence`]: silences and their matching; [`policy`]: pure rules deciding which events
+//!   notify (no I/O, no clock); both in the `alerts` crate.
 //! - [`payload`]: the Slack-style and the generic JSON bodies.
 //! - [`delivery`]: ordered delivery with retries to one webhook.
 //! - [`sender`]: the running [`Notifier`] and its non-blocking [`NotifierHandle`].
@@ -20,9 +20,10 @@ pub mod config;
 pub mod delivery;
 pub mod metrics;
 pub mod payload;
-pub mod policy;
 pub mod sender;
-pub mod silence;
+
+/// The pure parts, in the alert engine's crate.
+pub use alerts::{policy, silence};
 
 #[cfg(test)]
 mod tests;

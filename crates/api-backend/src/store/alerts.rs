@@ -10,6 +10,7 @@ use sqlx::{MySql, MySqlConnection, QueryBuilder, Row};
 
 use super::columns::{db_time, opt_text, text, utc};
 use super::Store;
+use crate::alerts::persist::StateChange;
 use crate::alerts::{AlertEvent, AlertKind, AlertState, MachineKind, MachinePart, Rule};
 use crate::error::{Error, Result};
 use crate::notify::Silence;
@@ -56,15 +57,6 @@ fn decode_err(what: &str, e: serde_json::Error) -> Error {
 
 fn to_json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).expect("alert types serialise to JSON")
-}
-
-/// A change of the saved engine state: the header, and the machine parts that changed or went
-/// away since the last save (all of them the first time).
-#[derive(Debug, Clone, Default)]
-pub struct StateChange {
-    pub header: String,
-    pub upserts: Vec<MachinePart>,
-    pub deletes: Vec<(MachineKind, String)>,
 }
 
 /// The engine state as saved.

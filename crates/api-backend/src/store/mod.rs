@@ -30,7 +30,8 @@ use sqlx::{Connection, Executor};
 use crate::config::{redact_url, Config};
 use crate::error::{Error, Result};
 
-pub use alerts::{EventFilter, SavedState, StateChange, StoredEvent, StoredRule};
+pub use crate::alerts::persist::StateChange;
+pub use alerts::{EventFilter, SavedState, StoredEvent, StoredRule};
 pub use compact::Pass;
 pub use machines::Kind;
 pub use read::{

@@ -5,7 +5,7 @@ use chrono::TimeDelta;
 use common::wire::EventKind;
 
 use super::support::*;
-use crate::alerts::{
+use crate::{
     AlertKind::*, AlertState::*, Direction::*, Engine, EngineConfig, EngineState, MachineKind, MachinePart, Metric,
     Rule, RuleSet, Scope, Severity,
 };
@@ -19,7 +19,7 @@ fn run(
     engine: &mut Engine,
     rules: &RuleSet,
     samples: &[(i64, Option<f64>)],
-) -> Vec<(crate::alerts::AlertState, i64, Option<f64>)> {
+) -> Vec<(crate::AlertState, i64, Option<f64>)> {
     let mut out = Vec::new();
     for &(ms, v) in samples {
         let mut r = record("h1", ms);
@@ -225,9 +225,7 @@ fn container_rules_apply_by_glob_exact_name_and_id() {
         .collect();
     assert_eq!(got, [(1, "c1", "web-1"), (2, "c2", "db"), (3, "c3", "cache")]);
     assert!(ev.iter().all(|e| e.host_id.as_deref() == Some("h1")));
-    assert!(ev
-        .iter()
-        .all(|e| e.machine_kind == crate::alerts::MachineKind::Container));
+    assert!(ev.iter().all(|e| e.machine_kind == crate::MachineKind::Container));
 }
 
 #[test]
@@ -315,7 +313,7 @@ fn a_state_saved_in_one_piece_still_loads_and_a_broken_part_is_skipped() {
     let (state, skipped) = EngineState::from_parts(&whole, []).unwrap();
     assert_eq!((state, skipped), (e.snapshot(), 0));
 
-    let (header, mut parts) = crate::alerting::saved_parts::SavedParts::all_parts(&e.snapshot());
+    let (header, mut parts) = crate::persist::SavedParts::all_parts(&e.snapshot());
     assert_eq!(parts.len(), 1, "one host: {parts:?}");
     assert!(!header.contains("h1"), "machines are not in the header: {header}");
     parts.push(MachinePart {
@@ -426,7 +424,7 @@ fn a_state_saved_before_its_last_events_catches_up_with_them() {
     // a host the saved state never saw: known from its events
     let mut fresh = Engine::restore(EngineConfig::default(), EngineState::default());
     fresh.catch_up(&stored);
-    let ids = |a: Vec<crate::alerts::ActiveAlert>| a.into_iter().map(|a| a.alert_id).collect::<Vec<_>>();
+    let ids = |a: Vec<crate::ActiveAlert>| a.into_iter().map(|a| a.alert_id).collect::<Vec<_>>();
     let mut want = ids(fresh.active());
     want.sort();
     let mut opened: Vec<String> = stored.iter().map(|e| e.alert_id.clone()).collect();

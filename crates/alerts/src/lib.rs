@@ -1,4 +1,5 @@
-//! The alert engine: pure and deterministic. Given threshold [`Rule`]s (as a [`RuleSet`]), its
+//! The alert engine: pure and deterministic, in a crate of its own that depends on no I/O crate
+//! (no runtime, network or database), so that stays true. Given threshold [`Rule`]s (as a [`RuleSet`]), its
 //! own [`EngineState`], one newly stored [`Record`](common::wire::Record) or a clock tick, and
 //! `now`, the [`Engine`] returns the [`AlertEvent`]s of every alert state change. It reads no
 //! clock, does no I/O and touches no database: callers persist events and snapshots, wire it
@@ -15,16 +16,22 @@
 //! - [`state`]: what the engine remembers and persists.
 //! - [`engine`]: the [`Engine`] tying them together.
 //! - [`reorder`]: each host's records back in sample-time order before the engine sees them.
+//! - [`persist`]: the persistence API: the changed machine parts a save writes.
+//! - [`silence`], [`policy`]: silences and the notification policy (which events notify, the
+//!   cooldown, reminders): the decisions of the notifier, without its delivery.
 
 pub mod builtin;
 pub mod engine;
 pub mod event;
 pub mod extract;
 pub mod metric;
+pub mod persist;
+pub mod policy;
 pub mod reorder;
 pub mod rules;
 pub mod ruleset;
 pub mod scope;
+pub mod silence;
 pub mod state;
 pub mod threshold;
 

@@ -173,7 +173,7 @@ pub(crate) fn closing_state(open: AlertState) -> AlertState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alerts::{Direction, Metric, Scope, Severity};
+    use crate::{Direction, Metric, Scope, Severity};
 
     fn t(secs: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap()

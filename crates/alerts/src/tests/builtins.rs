@@ -4,9 +4,9 @@
 use common::wire::EventKind as Ev;
 
 use super::support::*;
-use crate::alerts::{AlertKind::*, AlertState::*, Engine, EngineConfig, RuleSet, Severity};
+use crate::{AlertKind::*, AlertState::*, Engine, EngineConfig, RuleSet, Severity};
 
-fn observe(e: &mut Engine, r: &common::wire::Record) -> Vec<crate::alerts::AlertEvent> {
+fn observe(e: &mut Engine, r: &common::wire::Record) -> Vec<crate::AlertEvent> {
     e.observe(&RuleSet::default(), r, r.sampled_at)
 }
 
@@ -162,7 +162,7 @@ fn removing_a_container_ends_its_alerts() {
     // the resolved event says why: the container is gone, not running again
     assert_eq!(
         events.iter().map(|e| e.cause).collect::<Vec<_>>(),
-        [None, Some(crate::alerts::Cause::ContainerRemoved)]
+        [None, Some(crate::Cause::ContainerRemoved)]
     );
     assert!(e.active().is_empty());
 }

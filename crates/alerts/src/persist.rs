@@ -1,3 +1,6 @@
+//! The persistence API: the [`StateChange`] that brings storage up to date with the engine
+//! state, and which state is already stored.
+//!
 //! Which engine state is already stored, so that a save writes only the machine parts that
 //! changed and deletes those that went away. "Changed" means a [signature] change: a new or
 //! ended alert, a state or severity change, a host's name, interval or containers. The parts
@@ -5,16 +8,24 @@
 //! rewritten at most every [`REFRESH_AFTER`] (plus a per-machine spread), so a fleet where
 //! every host reports every second does not rewrite every row every second.
 //!
-//! [signature]: crate::alerts::state::HostState::signature
+//! [signature]: crate::state::HostState::signature
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::time::{Duration, Instant};
 
-use crate::alerts::state::json;
-use crate::alerts::{EngineState, MachineKind, MachinePart};
-use crate::store::StateChange;
+use crate::state::json;
+use crate::{EngineState, MachineKind, MachinePart};
+
+/// A change of the saved engine state: the header, and the machine parts that changed or went
+/// away since the last save (all of them the first time).
+#[derive(Debug, Clone, Default)]
+pub struct StateChange {
+    pub header: String,
+    pub upserts: Vec<MachinePart>,
+    pub deletes: Vec<(MachineKind, String)>,
+}
 
 /// How old a stored part may get when only its volatile fields changed.
 pub const REFRESH_AFTER: Duration = Duration::from_secs(60);
@@ -132,7 +143,7 @@ impl SavedParts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alerts::{Engine, Rule, RuleSet};
+    use crate::{Engine, Rule, RuleSet};
     use common::wire::Record;
 
     fn record(host: &str, ms: i64, cpu: f64) -> Record {

@@ -141,7 +141,7 @@ fn fingerprint(rules: &[Rule]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alerts::{Direction, Metric, Severity};
+    use crate::{Direction, Metric, Severity};
 
     fn rule(id: u64, metric: Metric, scope: Scope) -> Rule {
         Rule {

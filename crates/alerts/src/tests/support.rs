@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, TimeDelta, Utc};
 use common::wire::{ContainerSample, Event, EventKind, Filesystem, HostSample, Record};
 
-use crate::alerts::{
+use crate::{
     ActiveAlert, AlertEvent, AlertKey, AlertKind, AlertState, Direction, Engine, Metric, Rule, RuleSet, Scope, Severity,
 };
 
@@ -51,8 +51,8 @@ pub fn event(kind: EventKind, id: &str, name: &str, exit_code: Option<i64>, ms: 
 
 pub fn rule(id: u64, metric: Metric, direction: Direction, raise: f64, clear: f64, for_secs: u32) -> Rule {
     let scope = match metric.machine_kind() {
-        crate::alerts::MachineKind::Host => Scope::AllHosts,
-        crate::alerts::MachineKind::Container => Scope::AllContainers,
+        crate::MachineKind::Host => Scope::AllHosts,
+        crate::MachineKind::Container => Scope::AllContainers,
     };
     Rule {
         id,

@@ -24,8 +24,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::silence::Silence;
-use crate::alerts::{ActiveAlert, AlertEvent, AlertKey, AlertState};
+use crate::silence::Silence;
+use crate::{ActiveAlert, AlertEvent, AlertKey, AlertState};
 
 /// How long the end of an incident is remembered, and how long an incident missing from the
 /// open alerts of ticks is kept (its `resolved` may still be on its way).

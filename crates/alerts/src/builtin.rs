@@ -29,16 +29,23 @@ use super::state::{ContainerState, Health, HostState};
 pub struct EngineConfig {
     /// A host is stale after this many of its intervals without a record (default 3).
     pub stale_intervals: u32,
-    /// ... but never sooner than this (default 10 s: records travel through Kafka and a relay that
+    /// ... but never sooner than this ([`STALE_MIN`]: records travel through Kafka and a relay that
     /// batches them). The defaults agree with the machine list's `stale` status.
     pub stale_min: TimeDelta,
 }
 
+/// Missed intervals after which a host counts as stale.
+pub const STALE_INTERVALS: i64 = 3;
+/// Never stale sooner than this, whatever the interval: records travel through Kafka and a relay
+/// that batches them (typically well under a second), so very short intervals get this floor.
+/// With the default 1 s interval a host is stale after 3 s of silence.
+pub const STALE_MIN: TimeDelta = TimeDelta::seconds(2);
+
 impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
-            stale_intervals: u32::try_from(crate::status::STALE_INTERVALS).unwrap_or(3),
-            stale_min: crate::status::STALE_MIN,
+            stale_intervals: u32::try_from(STALE_INTERVALS).unwrap_or(3),
+            stale_min: STALE_MIN,
         }
     }
 }

@@ -164,7 +164,7 @@ fn interval_span(interval_ms: u64) -> TimeDelta {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alerts::tests::support::{record, t};
+    use crate::tests::support::{record, t};
 
     fn ids(r: &Released<'_>) -> Vec<String> {
         r.records.iter().map(|r| r.record_id.clone()).collect()
@@ -200,8 +200,8 @@ mod tests {
 
     #[test]
     fn the_engine_sees_the_docker_event_of_a_batch_that_came_second() {
-        use crate::alerts::tests::support::{event, rules, states};
-        use crate::alerts::{AlertKind, AlertState, Engine};
+        use crate::tests::support::{event, rules, states};
+        use crate::{AlertKind, AlertState, Engine};
         let (mut engine, rules) = (Engine::default(), rules(vec![]));
         let mut q = Reorder::new(GRACE);
         let evaluate = |engine: &mut Engine, released: Released<'_>| {

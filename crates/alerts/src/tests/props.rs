@@ -6,7 +6,7 @@ use common::wire::{EventKind, Record};
 use proptest::prelude::*;
 
 use super::support::*;
-use crate::alerts::{
+use crate::{
     AlertEvent, AlertState, Direction, Engine, EngineConfig, EngineState, MachineKind, Metric, Rule, RuleSet, Scope,
     Severity, SubjectKind, FOR_DURATION_SLACK,
 };
@@ -469,7 +469,7 @@ proptest! {
         let (mut clock, mut rules) = (0, initial);
         let mut events = drive(&mut first, &base, &steps[..k], &mut clock, &mut rules, None)?;
         // Saved as the state saver writes it: a header and one JSON document per machine.
-        let (header, parts) = crate::alerting::saved_parts::SavedParts::all_parts(&first.snapshot());
+        let (header, parts) = crate::persist::SavedParts::all_parts(&first.snapshot());
         drop(first);
         let (state, skipped) = EngineState::from_parts(&header, parts).unwrap();
         prop_assert_eq!(skipped, 0);
@@ -497,7 +497,7 @@ fn scenarios_do_produce_every_kind_of_event() {
             seen.extend(events.iter().map(|e| (e.key.kind, e.state)));
         }
     }
-    use crate::alerts::AlertKind::*;
+    use crate::AlertKind::*;
     use AlertState::*;
     for want in [
         (Threshold, Pending),

@@ -295,7 +295,7 @@ impl ActiveAlert {
     }
 
     /// The event reporting `state` for this incident at `at`, caused by `value`.
-    pub(crate) fn event(&self, state: AlertState, at: DateTime<Utc>, value: Option<f64>) -> AlertEvent {
+    pub fn event(&self, state: AlertState, at: DateTime<Utc>, value: Option<f64>) -> AlertEvent {
         AlertEvent {
             alert_id: self.alert_id.clone(),
             key: self.key.clone(),

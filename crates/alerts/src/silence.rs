@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::alerts::{ActiveAlert, AlertEvent, AlertKey, AlertKind};
+use crate::{ActiveAlert, AlertEvent, AlertKey, AlertKind};
 
 /// One silence. Every matcher that is set must match; a `machine_id` also matches the
 /// containers of that host.
