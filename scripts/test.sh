@@ -8,7 +8,10 @@
 #        scripts/test.sh                       every test
 #        scripts/test.sh -p e2e                one crate (--workspace is then left out)
 #        scripts/test.sh -- --test-threads=1   arguments for the test binaries
-#   4. stop the services this run started (services already running are left alone);
+#   4. with every test (no package picked), a bounded fuzz run: every cargo-fuzz target for
+#      SRMON_FUZZ_SECONDS (default 15) from the seeds and the cached corpus (scripts/fuzz.sh;
+#      the long run is a benchmark command: docs/benchmarks.md),
+#   5. stop the services this run started (services already running are left alone);
 #      SRMON_KEEP_SERVICES=1 keeps them running.
 #
 # Exit code: the tests' (or the failing step's).
@@ -78,3 +81,8 @@ done
 
 echo "[test] cargo test ${workspace[*]} $*" >&2
 cargo test "${workspace[@]}" "$@"
+
+if [[ ${#workspace[@]} -gt 0 ]]; then
+    echo "[test] fuzzing every target for ${SRMON_FUZZ_SECONDS:-15}s (scripts/fuzz.sh)" >&2
+    bash scripts/fuzz.sh "${SRMON_FUZZ_SECONDS:-15}"
+fi

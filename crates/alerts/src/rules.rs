@@ -1,7 +1,8 @@
 //! Threshold rules: which metric to watch, in which direction, the raise and clear values
 //! (hysteresis), how long a breach must last, how bad it is, and where it applies.
 //!
-//! JSON (also the REST body; every name is stable):
+//! JSON (also the REST body, less the id: [`RuleInput`], and [`RuleBody`] for the
+//! per-metric endpoints; every name is stable):
 //! ```json
 //! {"id": 7, "metric": "host.cpu_percent", "direction": "above", "raise": 85.0, "clear": 75.0,
 //!  "for_secs": 60, "severity": "warning", "scope": {"kind": "all_hosts"}, "enabled": true}
@@ -167,6 +168,96 @@ impl Rule {
     }
 }
 
+/// Body of `PUT /api/v1/thresholds/{metric}` and `.../machines/{machine_id}`: a rule without
+/// metric and scope. `clear` defaults to `raise` (no hysteresis).
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleBody {
+    #[serde(default = "above")]
+    pub direction: Direction,
+    pub raise: f64,
+    #[serde(default)]
+    pub clear: Option<f64>,
+    #[serde(default)]
+    pub for_secs: u32,
+    #[serde(default = "warning")]
+    pub severity: Severity,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+/// Body of `POST /api/v1/thresholds/rules` and `PUT /api/v1/thresholds/rules/{id}`: a whole
+/// rule without its id.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleInput {
+    pub metric: Metric,
+    pub scope: Scope,
+    #[serde(default = "above")]
+    pub direction: Direction,
+    pub raise: f64,
+    #[serde(default)]
+    pub clear: Option<f64>,
+    #[serde(default)]
+    pub for_secs: u32,
+    #[serde(default = "warning")]
+    pub severity: Severity,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+impl RuleInput {
+    /// The rule (id 0 until stored).
+    pub fn into_rule(self) -> Rule {
+        let body = RuleBody {
+            direction: self.direction,
+            raise: self.raise,
+            clear: self.clear,
+            for_secs: self.for_secs,
+            severity: self.severity,
+            enabled: self.enabled,
+        };
+        body.into_rule(self.metric, self.scope)
+    }
+}
+
+fn above() -> Direction {
+    Direction::Above
+}
+
+fn warning() -> Severity {
+    Severity::Warning
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl RuleBody {
+    /// The rule these settings make for `metric` over `scope` (id 0 until stored).
+    pub fn into_rule(self, metric: Metric, scope: Scope) -> Rule {
+        Rule {
+            id: 0,
+            metric,
+            direction: self.direction,
+            raise: self.raise,
+            clear: self.clear.unwrap_or(self.raise),
+            for_secs: self.for_secs,
+            severity: self.severity,
+            scope,
+            enabled: self.enabled,
+        }
+    }
+}
+
+/// The scope of a metric's global rule.
+pub fn global_scope(metric: Metric) -> Scope {
+    match metric.machine_kind() {
+        crate::MachineKind::Host => Scope::AllHosts,
+        crate::MachineKind::Container => Scope::AllContainers,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,5 +388,45 @@ mod tests {
         assert_eq!(minimal.for_secs, 0);
         assert!(minimal.enabled);
         assert_eq!(minimal.severity, Severity::Critical);
+    }
+
+    #[test]
+    fn a_body_defaults_to_an_enabled_warning_above_without_hysteresis() {
+        let body: RuleBody = serde_json::from_str(r#"{"raise": 90}"#).unwrap();
+        let rule = body.into_rule(Metric::HostCpuPercent, Scope::AllHosts);
+        assert_eq!(
+            (
+                rule.direction,
+                rule.raise,
+                rule.clear,
+                rule.for_secs,
+                rule.severity,
+                rule.enabled
+            ),
+            (Direction::Above, 90.0, 90.0, 0, Severity::Warning, true)
+        );
+        assert!(serde_json::from_str::<RuleBody>(r#"{"raise": 1, "colour": "red"}"#).is_err());
+    }
+
+    #[test]
+    fn an_input_carries_metric_and_scope() {
+        let input: RuleInput = serde_json::from_str(
+            r#"{"metric": "container.cpu_percent", "scope": {"kind": "container_name", "pattern": "web-*"},
+                "direction": "above", "raise": 80, "clear": 70, "for_secs": 30, "severity": "critical"}"#,
+        )
+        .unwrap();
+        let rule = input.into_rule();
+        assert_eq!(
+            rule.scope,
+            Scope::ContainerName {
+                pattern: "web-*".into()
+            }
+        );
+        assert_eq!(
+            (rule.clear, rule.for_secs, rule.severity),
+            (70.0, 30, Severity::Critical)
+        );
+        assert_eq!(global_scope(Metric::ContainerMemUsedBytes), Scope::AllContainers);
+        assert_eq!(global_scope(Metric::HostTemperatureC), Scope::AllHosts);
     }
 }

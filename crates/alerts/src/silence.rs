@@ -39,6 +39,60 @@ pub enum SilenceError {
     MatchesEverything,
     #[error("a silence with a rule_id can only match threshold alerts, not kind {0}")]
     RuleWithBuiltinKind(&'static str),
+    #[error("the comment is longer than {0} characters")]
+    CommentTooLong(usize),
+    #[error("machine_id must have 1 to {0} characters")]
+    BadMachineId(usize),
+}
+
+/// Longest comment kept (the column's size).
+const MAX_COMMENT: usize = 1000;
+/// Longest machine id (the column's size).
+const MAX_MACHINE_ID: usize = 128;
+
+/// Body of `POST /api/v1/silences`; `starts_at` defaults to now.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SilenceInput {
+    #[serde(default)]
+    pub machine_id: Option<String>,
+    #[serde(default)]
+    pub rule_id: Option<u64>,
+    #[serde(default)]
+    pub kind: Option<AlertKind>,
+    #[serde(default, with = "common::timefmt::millis_opt")]
+    pub starts_at: Option<DateTime<Utc>>,
+    #[serde(with = "common::timefmt::millis")]
+    pub ends_at: DateTime<Utc>,
+    #[serde(default)]
+    pub comment: String,
+}
+
+impl SilenceInput {
+    /// The silence (id 0 until stored), checked.
+    pub fn into_silence(self, now: DateTime<Utc>) -> Result<Silence, SilenceError> {
+        if self.comment.chars().count() > MAX_COMMENT {
+            return Err(SilenceError::CommentTooLong(MAX_COMMENT));
+        }
+        if self
+            .machine_id
+            .as_deref()
+            .is_some_and(|m| m.is_empty() || m.len() > MAX_MACHINE_ID)
+        {
+            return Err(SilenceError::BadMachineId(MAX_MACHINE_ID));
+        }
+        let silence = Silence {
+            id: 0,
+            machine_id: self.machine_id,
+            rule_id: self.rule_id,
+            kind: self.kind,
+            starts_at: self.starts_at.unwrap_or(now),
+            ends_at: self.ends_at,
+            comment: self.comment,
+        };
+        silence.validate()?;
+        Ok(silence)
+    }
 }
 
 impl Silence {
@@ -191,5 +245,21 @@ mod tests {
         assert_eq!(json["starts_at"], "2026-01-01T10:00:00.000Z");
         assert!(json.get("rule_id").is_none());
         assert_eq!(serde_json::from_value::<Silence>(json).unwrap(), s);
+    }
+
+    fn input(json: &str) -> Result<Silence, SilenceError> {
+        let now = common::timefmt::parse("2026-01-01T10:00:00Z").unwrap();
+        serde_json::from_str::<SilenceInput>(json).unwrap().into_silence(now)
+    }
+
+    #[test]
+    fn starts_now_by_default_and_is_validated() {
+        let s = input(r#"{"machine_id": "h1", "ends_at": "2026-01-01T12:00:00Z"}"#).unwrap();
+        assert_eq!(common::timefmt::format(&s.starts_at), "2026-01-01T10:00:00.000Z");
+        let err = input(r#"{"ends_at": "2026-01-01T12:00:00Z"}"#).unwrap_err();
+        assert!(err.to_string().starts_with("a silence must name at least one"), "{err}");
+        let err = input(r#"{"kind": "stale", "ends_at": "2026-01-01T09:00:00Z"}"#).unwrap_err();
+        assert_eq!(err.to_string(), "a silence must end after it starts");
+        assert!(input(r#"{"machine_id": "", "ends_at": "2026-01-01T12:00:00Z"}"#).is_err());
     }
 }

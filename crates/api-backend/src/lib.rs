@@ -16,7 +16,8 @@ pub mod alerting;
 /// The pure alert engine (its own crate): rules, lifecycle, built-ins, silences, policy.
 pub use alerts;
 pub mod app;
-pub mod compat;
+/// The original Java system's record format (in `common`).
+pub use common::compat;
 pub mod config;
 pub mod error;
 pub mod exposition;

@@ -91,8 +91,12 @@ const VERSION: u8 = 1;
 const PLAIN: u8 = 0;
 const ZSTD: u8 = 1;
 /// Bounds a decoder trusts (a corrupt count cannot make it allocate without bound). A chunk at
-/// a 1 s tick holds 1,200 samples; 1,000,000 is a 20-minute window at 1.2 ms.
-pub(crate) const MAX_SAMPLES: usize = 1_000_000;
+/// a 1 s tick holds 1,200 samples; 1,000,000 is a 20-minute window at 1.2 ms. One decode call
+/// (all the frames of a chunk together) yields at most this many samples, about 420 MB of
+/// [`Sample`]s: constant columns cost no bytes per sample, so a few damaged bytes can claim
+/// that many, and no more (found by the `codec_frames` fuzz target: before the bound held per
+/// call, each of many frames could claim it).
+pub const MAX_SAMPLES: usize = 1_000_000;
 pub(crate) const MAX_KEYS: usize = 1_000_000;
 const MAX_BODY: usize = 256 << 20;
 
@@ -154,7 +158,7 @@ pub fn decode_frames_of(mut bytes: &[u8], parts: Parts) -> Result<Vec<Sample>, E
         let (len, rest) = bytes.split_first_chunk::<4>().ok_or(Error::Truncated)?;
         let len = u32::from_le_bytes(*len) as usize;
         let body = rest.get(..len).ok_or(Error::Truncated)?;
-        out.extend(decode_of(body, parts)?);
+        out.extend(decode_of(body, parts, MAX_SAMPLES - out.len())?);
         bytes = &rest[len..];
     }
     Ok(out)
@@ -162,18 +166,19 @@ pub fn decode_frames_of(mut bytes: &[u8], parts: Parts) -> Result<Vec<Sample>, E
 
 /// Decodes what [`encode`] wrote.
 pub fn decode(bytes: &[u8]) -> Result<Vec<Sample>, Error> {
-    decode_of(bytes, Parts::All)
+    decode_of(bytes, Parts::All, MAX_SAMPLES)
 }
 
-fn decode_of(bytes: &[u8], parts: Parts) -> Result<Vec<Sample>, Error> {
+/// Decodes one body of at most `budget` samples.
+fn decode_of(bytes: &[u8], parts: Parts, budget: usize) -> Result<Vec<Sample>, Error> {
     let (&version, rest) = bytes.split_first().ok_or(Error::Truncated)?;
     if version != VERSION {
         return Err(Error::Version(version));
     }
     let (&mode, rest) = rest.split_first().ok_or(Error::Truncated)?;
     match mode {
-        PLAIN => read_body(rest, parts),
-        ZSTD => read_body(&decompress(rest)?, parts),
+        PLAIN => read_body(rest, parts, budget),
+        ZSTD => read_body(&decompress(rest)?, parts, budget),
         _ => Err(Error::Malformed("unknown compression")),
     }
 }
@@ -237,9 +242,9 @@ fn body(samples: &[Sample]) -> Vec<u8> {
     w.buf
 }
 
-fn read_body(body: &[u8], parts: Parts) -> Result<Vec<Sample>, Error> {
+fn read_body(body: &[u8], parts: Parts, budget: usize) -> Result<Vec<Sample>, Error> {
     let mut r = Reader::new(body);
-    let n = r.len(MAX_SAMPLES)?;
+    let n = r.len(budget)?;
     let times = column::get_stream(&mut r, n)?;
     let mut samples = times
         .into_iter()

@@ -320,3 +320,32 @@ fn a_chunk_is_much_smaller_than_its_json() {
     // 600 samples x 4 values: well under a byte per value
     assert!(bytes.len() < 1200, "{}", bytes.len());
 }
+
+/// Found by the `codec_frames` fuzz target: 47 bytes whose count claimed 556,954 samples with
+/// every column constant made the decoder allocate 411 MB, and each further such frame of a
+/// chunk as much again. Together the frames of one decode may now hold at most
+/// [`codec::MAX_SAMPLES`]; the frame that would go beyond is refused before it allocates.
+#[test]
+fn frames_claiming_more_samples_than_a_chunk_can_hold_are_refused() {
+    let n = codec::MAX_SAMPLES / 2 + 1;
+    let samples: Vec<Sample> = (0..n)
+        .map(|i| Sample {
+            at: DateTime::from_timestamp_millis(1_700_000_000_000 + i as i64).unwrap(),
+            host: HostSample::default(),
+            containers: vec![],
+        })
+        .collect();
+    let frame = codec::frame(&samples, None);
+    drop(samples);
+    assert!(frame.len() < 100, "constant columns: {} bytes", frame.len());
+    assert_eq!(
+        codec::decode_frames(&frame).map(|s| s.len()),
+        Ok(n),
+        "one frame: within the bound"
+    );
+    let err = codec::decode_frames(&frame.repeat(2)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        codec::Error::Malformed("count out of range").to_string()
+    );
+}

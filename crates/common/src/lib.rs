@@ -1,9 +1,11 @@
-//! Shared pieces of the monitoring pipeline: the Kafka wire format (v1) with its validation,
+//! Shared pieces of the monitoring pipeline: the Kafka wire format (v1) with its validation, the
+//! original system's record format (`compat`),
 //! configuration helpers (required settings, `KAFKA_*` pass-through, durations), and the small
 //! operational HTTP surface (`/health/*`, `/metrics`) every binary serves, shutdown and
 //! supervised background tasks, and the one retry backoff.
 
 pub mod backoff;
+pub mod compat;
 #[cfg(feature = "runtime")]
 pub mod config;
 #[cfg(feature = "runtime")]

@@ -23,6 +23,28 @@ pub fn parse_record_json(json: &str, now: DateTime<Utc>) -> Result<Record, Valid
     Ok(record)
 }
 
+/// Why a whole ingest body was refused (its records are not even looked at).
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum BatchError {
+    #[error("the body must be a JSON array of records")]
+    NotAnArray,
+    #[error("the body is not JSON: {0}")]
+    NotJson(String),
+}
+
+/// Splits an ingest body (a JSON array of v1 records) and parses each element on its own, so
+/// that one bad record is refused alone. The elements are borrowed slices of the body: each
+/// record is parsed from its own text, without building a `Value` tree first (the most
+/// expensive part of a large batch).
+pub fn parse_batch(body: &[u8], now: DateTime<Utc>) -> Result<Vec<Result<Record, ValidationError>>, BatchError> {
+    let elements = match serde_json::from_slice::<Vec<&serde_json::value::RawValue>>(body) {
+        Ok(elements) => elements,
+        Err(e) if e.is_data() => return Err(BatchError::NotAnArray),
+        Err(e) => return Err(BatchError::NotJson(e.to_string())),
+    };
+    Ok(elements.iter().map(|raw| parse_record_json(raw.get(), now)).collect())
+}
+
 /// Checks a decoded record: schema, identifiers, time, and that every number is finite and in range.
 pub fn validate(r: &Record, now: DateTime<Utc>) -> Result<(), ValidationError> {
     if r.schema != SCHEMA_VERSION {

@@ -49,10 +49,10 @@ use crate::hub::Hub;
 use crate::notify::NotifierHandle;
 use crate::store::Store;
 
+pub use crate::alerts::silence::SilenceInput;
 pub use metrics::AlertingMetrics;
 pub use outbox::Outbox;
 pub use rules::{RuleBody, RuleInput};
-pub use silences::SilenceInput;
 
 /// Events waiting to be stored at most; beyond, new ones are dropped and counted. The first
 /// batch after a start with the default rules opened ~14,000 alerts at 2,000 hosts x 10

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::wire::{ContainerSample, HostSample, Interface, Record, SCHEMA_VERSION};
 use chrono::{DateTime, NaiveDateTime, Utc};
-use common::wire::{ContainerSample, HostSample, Interface, Record, SCHEMA_VERSION};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -12,7 +12,8 @@ use sha2::{Digest, Sha256};
 pub const JAVA_INTERVAL_MS: u64 = 1000;
 
 /// One record as the Java collector posted it to `POST /api/metrics`.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct JavaRecord {
     /// `host` in practice; not needed for the conversion.
@@ -40,7 +41,8 @@ pub struct JavaRecord {
 }
 
 /// Bytes moved on one interface during the tick.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct JavaNet {
     #[serde(default)]
@@ -50,7 +52,8 @@ pub struct JavaNet {
 }
 
 /// One container, keyed by its id in [`JavaRecord::containers`].
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct JavaContainer {
     #[serde(default)]
@@ -74,7 +77,7 @@ pub fn parse(body: &[u8]) -> Result<Record, String> {
 }
 
 /// Converts a Java record to v1. The record id is derived from `hostId` and `timeStamp`, so a
-/// retried post is a duplicate. Range checks are left to [`common::validate::validate`].
+/// retried post is a duplicate. Range checks are left to [`crate::validate::validate`].
 pub fn convert(j: JavaRecord) -> Result<Record, String> {
     let sampled_at = timestamp(&j.time_stamp)?;
     let interfaces = interfaces(j.network_delta.unwrap_or_default());
@@ -171,7 +174,7 @@ pub fn timestamp(v: &serde_json::Value) -> Result<DateTime<Utc>, String> {
             if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
                 s.parse::<i64>().ok().and_then(DateTime::from_timestamp_millis)
             } else {
-                common::timefmt::parse(s).ok().or_else(|| {
+                crate::timefmt::parse(s).ok().or_else(|| {
                     ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
                         .iter()
                         .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
@@ -181,7 +184,7 @@ pub fn timestamp(v: &serde_json::Value) -> Result<DateTime<Utc>, String> {
         }
         _ => None,
     };
-    t.map(common::timefmt::truncate_millis).ok_or_else(bad)
+    t.map(crate::timefmt::truncate_millis).ok_or_else(bad)
 }
 
 /// `java-` and 32 hex digits of SHA-256 over host id and sample time: stable across retries.
@@ -224,7 +227,7 @@ mod tests {
         let r = convert_json(java()).unwrap();
         assert_eq!(r.host_id, "h-1");
         assert_eq!(r.host_name, "box-1");
-        assert_eq!(common::timefmt::format(&r.sampled_at), "2026-03-01T10:00:00.250Z");
+        assert_eq!(crate::timefmt::format(&r.sampled_at), "2026-03-01T10:00:00.250Z");
         assert_eq!(r.interval_ms, 1000);
         assert_eq!(r.host.cpu_percent, Some(12.5));
         assert_eq!(r.host.mem_used_bytes, Some(1_048_576));
@@ -235,7 +238,7 @@ mod tests {
         assert_eq!(r.host.interfaces.len(), 3);
         assert_eq!(r.host.temperatures_c.as_ref().unwrap()["cpu"], 47.0);
         assert_eq!(r.host.mem_total_bytes, None, "not measured stays absent");
-        common::validate::validate(&r, r.sampled_at).unwrap();
+        crate::validate::validate(&r, r.sampled_at).unwrap();
     }
 
     #[test]
@@ -284,7 +287,7 @@ mod tests {
             json!(1767225600000_i64),
             json!("1767225600000"),
         ] {
-            assert_eq!(common::timefmt::format(&timestamp(&v).unwrap()), expect, "{v}");
+            assert_eq!(crate::timefmt::format(&timestamp(&v).unwrap()), expect, "{v}");
         }
         for v in [
             json!("yesterday"),
