@@ -429,4 +429,17 @@ mod tests {
         assert_eq!(global_scope(Metric::ContainerMemUsedBytes), Scope::AllContainers);
         assert_eq!(global_scope(Metric::HostTemperatureC), Scope::AllHosts);
     }
+
+    /// Found by the `rule_json` fuzz target: without serde_json's exact float parsing a stored
+    /// rule's clear value read back as a neighbouring number.
+    #[test]
+    fn a_stored_rule_reads_back_exactly() {
+        let input: RuleInput = serde_json::from_str(
+            r#"{"metric": "host.cpu_percent", "scope": {"kind": "all_hosts"}, "direction": "below", "raise": 45, "clear": 2.2222222222222625e24}"#,
+        )
+        .unwrap();
+        let rule = input.into_rule();
+        let back: Rule = serde_json::from_str(&serde_json::to_string(&rule).unwrap()).unwrap();
+        assert_eq!(back, rule);
+    }
 }
