@@ -184,7 +184,12 @@ pub fn timestamp(v: &serde_json::Value) -> Result<DateTime<Utc>, String> {
         }
         _ => None,
     };
-    t.map(crate::timefmt::truncate_millis).ok_or_else(bad)
+    // years 0000..=9999 only: RFC 3339 has no others, and the record must be writable as v1
+    // (found by the compat_record fuzz target: "-026-03-01T…" parsed as the year -26)
+    use chrono::Datelike;
+    t.filter(|t| (0..=9999).contains(&t.year()))
+        .map(crate::timefmt::truncate_millis)
+        .ok_or_else(bad)
 }
 
 /// `java-` and 32 hex digits of SHA-256 over host id and sample time: stable across retries.
@@ -323,5 +328,15 @@ mod tests {
         v["memoryUsedBytes"] = json!(-1);
         assert!(convert_json(v).unwrap_err().starts_with("memoryUsedBytes"));
         assert!(parse(b"[1,2]").is_err());
+    }
+
+    #[test]
+    fn a_year_rfc_3339_cannot_write_is_refused() {
+        let mut j = java();
+        j["timeStamp"] = json!("-026-03-01T10:00:00.250");
+        assert!(convert_json(j).unwrap_err().starts_with("timeStamp:"));
+        let mut j = java();
+        j["timeStamp"] = json!(i64::MAX / 1000);
+        assert!(convert_json(j).is_err());
     }
 }
