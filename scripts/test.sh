@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (what CI runs through .ci/run):
 #
+#   0. with every test (no package picked): cargo fmt --check first (cheap, and a failure says
+#      what to fix),
 #   1. start the real local services (scripts/services.sh up: MariaDB, the tansu broker,
 #      podman's Docker API; installs what is missing on a bare Debian 12 machine),
 #   2. build the three binaries (the end-to-end tests run them from $CARGO_TARGET_DIR/debug),
@@ -11,7 +13,8 @@
 #   4. with every test (no package picked), a bounded fuzz run: every cargo-fuzz target for
 #      SRMON_FUZZ_SECONDS (default 15) from the seeds and the cached corpus (scripts/fuzz.sh;
 #      the long run is a benchmark command: docs/benchmarks.md),
-#   5. stop the services this run started (services already running are left alone);
+#   5. with every test: cargo clippy --workspace --all-targets -- -D warnings,
+#   6. stop the services this run started (services already running are left alone);
 #      SRMON_KEEP_SERVICES=1 keeps them running.
 #
 # Exit code: the tests' (or the failing step's).
@@ -29,6 +32,20 @@ if ! command -v cargo >/dev/null; then
         echo "[test] cargo not found: install Rust with rustup first" >&2
         exit 1
     fi
+fi
+
+# `--workspace` unless the caller picked packages.
+workspace=(--workspace)
+for a in "$@"; do
+    case "$a" in
+        --) break ;;
+        -p | --package | --package=* | -p?*) workspace=() ;;
+    esac
+done
+
+if [[ ${#workspace[@]} -gt 0 ]]; then
+    echo "[test] cargo fmt --check" >&2
+    cargo fmt --all -- --check
 fi
 
 started_file=$(mktemp)
@@ -70,19 +87,12 @@ bash scripts/build-web.sh
 echo "[test] building the binaries (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)" >&2
 cargo build --workspace --bins
 
-# `--workspace` unless the caller picked packages.
-workspace=(--workspace)
-for a in "$@"; do
-    case "$a" in
-        --) break ;;
-        -p | --package | --package=* | -p?*) workspace=() ;;
-    esac
-done
-
 echo "[test] cargo test ${workspace[*]} $*" >&2
 cargo test "${workspace[@]}" "$@"
 
 if [[ ${#workspace[@]} -gt 0 ]]; then
     echo "[test] fuzzing every target for ${SRMON_FUZZ_SECONDS:-15}s (scripts/fuzz.sh)" >&2
     bash scripts/fuzz.sh "${SRMON_FUZZ_SECONDS:-15}"
+    echo "[test] cargo clippy --workspace --all-targets -- -D warnings" >&2
+    cargo clippy --workspace --all-targets -- -D warnings
 fi
