@@ -20,7 +20,7 @@ FROM rust:1-bookworm AS builder
 # already, listed here so the requirement is explicit.
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        build-essential pkg-config zlib1g-dev perl python3 \
+        build-essential pkg-config zlib1g-dev libssl-dev perl python3 \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .

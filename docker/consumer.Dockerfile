@@ -9,11 +9,11 @@
 FROM rust:1-bookworm AS builder
 # The bundled librdkafka (rdkafka-sys, mklove build; every workspace member that links it,
 # and Cargo.lock resolves the whole workspace) needs a C/C++ toolchain, make, perl, python3
-# (linker-script generator), pkg-config and zlib headers; most are in the base image
+# (linker-script generator), pkg-config, zlib and OpenSSL headers (Kafka TLS/SASL); most are in the base image
 # already, listed here so the requirement is explicit.
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        build-essential pkg-config zlib1g-dev perl python3 \
+        build-essential pkg-config zlib1g-dev libssl-dev perl python3 \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -24,7 +24,7 @@ RUN cargo build --release --locked -p consumer \
 
 FROM debian:bookworm-slim
 RUN apt-get update \
-    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates libssl3 \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin srmon
 COPY --from=builder /out/consumer /usr/local/bin/consumer

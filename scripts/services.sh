@@ -56,7 +56,7 @@ PODMAN_SOCK="$SRMON_SERVICES_DIR/podman.sock"
 # librdkafka: make, a C/C++ compiler, zlib, pkg-config, perl and python3 for its mklove
 # build; cmake for tansu's aws-lc-sys).
 RUNTIME_PACKAGES=(mariadb-server mariadb-client podman runc busybox-static prometheus chromium docker-compose curl ca-certificates procps)
-BUILD_PACKAGES=(build-essential cmake pkg-config zlib1g-dev perl python3)
+BUILD_PACKAGES=(build-essential cmake pkg-config zlib1g-dev libssl-dev perl python3)
 
 if [[ $(id -u) -eq 0 ]]; then SUDO=(); else SUDO=(sudo); fi
 

@@ -45,6 +45,10 @@ pub enum Error {
     /// The change conflicts with what exists (e.g. a rule the compat endpoints manage).
     #[error("{0}")]
     Conflict(String),
+    /// A limit that protects the backend was reached (too many rules, silences, streams);
+    /// `limit` names it in `api_limit_refusals_total`.
+    #[error("{message}")]
+    LimitReached { limit: &'static str, message: String },
     /// The route exists but not with this method.
     #[error("method not allowed on this path")]
     MethodNotAllowed,
@@ -57,6 +61,10 @@ pub enum Error {
     /// MySQL cannot be reached (or kept conflicting); nothing was stored, the request is safe to retry.
     #[error("storage unavailable: {0}")]
     Unavailable(#[source] sqlx::Error),
+    /// The records were stored but the alert events they raised are not yet: the answer waits
+    /// for them so that a crash after it loses none; a retry finds the records stored.
+    #[error("the alert events of the batch could not be stored within {}s", .0.as_secs())]
+    EventsUnstored(Duration),
     /// MySQL answered with an error that retrying will not fix.
     #[error("storage error: {0}")]
     Storage(#[source] sqlx::Error),
@@ -94,10 +102,13 @@ impl Error {
             Error::NoRoute(_) | Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Error::InvalidRule(_) => (StatusCode::BAD_REQUEST, "invalid_rule"),
             Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Error::LimitReached { .. } => (StatusCode::CONFLICT, "limit_reached"),
             Error::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Error::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Error::BodyTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
-            Error::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable"),
+            Error::Unavailable(_) | Error::EventsUnstored(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable")
+            }
             Error::Storage(_) | Error::Connect { .. } | Error::Migrate(_) | Error::Io(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }
@@ -121,8 +132,9 @@ impl Error {
 fn is_unavailable_code(db: &dyn sqlx::error::DatabaseError) -> bool {
     db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
         // 1040 too many connections, 1053 shutdown in progress, 1205 lock wait timeout,
-        // 1213 deadlock (after our retries), 2006/2013 server gone / lost connection
-        .is_some_and(|e| matches!(e.number(), 1040 | 1053 | 1205 | 1213 | 2006 | 2013))
+        // 1213 deadlock (after our retries), 2006/2013 server gone / lost connection;
+        // out of disk space: 3 error writing a file, 1021 disk full, 1114 table full
+        .is_some_and(|e| matches!(e.number(), 3 | 1021 | 1040 | 1053 | 1114 | 1205 | 1213 | 2006 | 2013))
 }
 
 impl IntoResponse for Error {
@@ -136,12 +148,21 @@ impl IntoResponse for Error {
             detail: self.detail(),
         });
         match self {
+            Error::LimitReached { limit, .. } => {
+                let mut response = (status, body).into_response();
+                response.extensions_mut().insert(LimitHit(limit));
+                response
+            }
             Error::Unauthorized(_) => (status, [(header::WWW_AUTHENTICATE, "Bearer")], body).into_response(),
             Error::Unavailable(_) => (status, [(header::RETRY_AFTER, "5")], body).into_response(),
             _ => (status, body).into_response(),
         }
     }
 }
+
+/// On a response refused by a limit: which one (counted by the request tracker).
+#[derive(Debug, Clone, Copy)]
+pub struct LimitHit(pub &'static str);
 
 /// Results of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

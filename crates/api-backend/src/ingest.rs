@@ -18,6 +18,9 @@ use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
+/// How long an ingest answer waits for the alert events of its records to be stored.
+pub const EVENTS_STORED_WAIT: Duration = Duration::from_secs(5);
+
 /// Everything a batch passes through; cheap to clone.
 #[derive(Clone)]
 pub struct Ingest {
@@ -60,13 +63,25 @@ impl Ingest {
             })
             .collect();
         let _storing = self.alerting.storing();
-        let report = ingest(&self.store, &self.metrics, parsed, |r| self.alerting.observe(r))
+        let mut events_upto = 0;
+        let report = ingest(&self.store, &self.metrics, parsed, |r| {
+            events_upto = self.alerting.observe(r);
+        })
+        .await
+        .inspect_err(|e| {
+            if matches!(e, Error::Unavailable(_)) {
+                self.alerting.storage_unavailable();
+            }
+        })?;
+        // acknowledged records are not delivered again: their alert events (and every earlier
+        // one) must be stored before the answer, or a crash right after it would lose them
+        if tokio::time::timeout(EVENTS_STORED_WAIT, self.alerting.events_stored(events_upto))
             .await
-            .inspect_err(|e| {
-                if matches!(e, Error::Unavailable(_)) {
-                    self.alerting.storage_unavailable();
-                }
-            })?;
+            .is_err()
+        {
+            self.metrics.ingest_unavailable.inc();
+            return Err(Error::EventsUnstored(EVENTS_STORED_WAIT));
+        }
         report.stored.iter().for_each(|r| self.hub.publish_record(r));
         self.latest.observe(&report.stored);
         Ok(report)

@@ -21,6 +21,12 @@ pub struct RefusalReason {
     pub reason: &'static str,
 }
 
+/// A limit that refused a request: `rules`, `silences`, `streams`, `streams_per_client`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LimitLabel {
+    pub limit: &'static str,
+}
+
 /// One answered HTTP request.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct HttpLabels {
@@ -57,6 +63,8 @@ pub struct Metrics {
     pub database_up: Gauge,
     /// `api_http_requests_total{route,status}`
     pub http_requests: Family<HttpLabels, Counter>,
+    /// `api_limit_refusals_total{limit}`: requests refused because a limit was reached.
+    pub limit_refusals: Family<LimitLabel, Counter>,
 }
 
 impl Metrics {
@@ -74,7 +82,13 @@ impl Metrics {
             ingest_unavailable: Counter::default(),
             database_up: Gauge::default(),
             http_requests: Family::default(),
+            limit_refusals: Family::default(),
         };
+        registry.register(
+            "api_limit_refusals",
+            "Requests refused because a limit was reached, by limit (rules, silences, streams, streams_per_client)",
+            m.limit_refusals.clone(),
+        );
         registry.register(
             "api_ingest_records",
             "Records offered to ingest, by result",

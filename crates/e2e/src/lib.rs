@@ -3,7 +3,9 @@
 //! file), makes each test its own database, topic, consumer group and ports, starts and stops
 //! the binaries as child processes, and polls for outcomes with deadlines.
 
+pub mod broker;
 pub mod checks;
+pub mod disk;
 pub mod docker;
 pub mod kafka;
 pub mod mysql;
@@ -16,5 +18,5 @@ pub mod stored;
 pub mod wait;
 
 pub use procs::{free_port, Pipeline, Proc, Stack};
-pub use services::{Services, TestDb};
+pub use services::{scratch, Services, TestDb};
 pub use wait::wait_until;

@@ -13,6 +13,8 @@ pub struct OwnMysql {
     datadir: PathBuf,
     socket: PathBuf,
     log_dir: PathBuf,
+    /// Server options beyond the ones every start uses (TLS, say).
+    extra: Vec<String>,
     server: Option<Proc>,
 }
 
@@ -35,6 +37,11 @@ impl OwnMysql {
     /// Initialises a data directory in `dir` (which may be a small filesystem of the test's)
     /// and starts the server; user `srmon`/`srmon` may do everything.
     pub async fn start(dir: &Path, log_dir: &Path) -> OwnMysql {
+        OwnMysql::start_with(dir, log_dir, &[]).await
+    }
+
+    /// [`OwnMysql::start`] with more server options (`--ssl-cert=...`).
+    pub async fn start_with(dir: &Path, log_dir: &Path, extra: &[String]) -> OwnMysql {
         let datadir = dir.join("data");
         std::fs::create_dir_all(&datadir).unwrap();
         run(
@@ -50,6 +57,7 @@ impl OwnMysql {
             socket: dir.join("mysqld.sock"),
             datadir,
             log_dir: log_dir.to_owned(),
+            extra: extra.to_vec(),
             server: None,
         };
         own.start_server().await;
@@ -84,7 +92,7 @@ impl OwnMysql {
                 .find(|p| Path::new(p).exists())
                 .expect("mariadbd (scripts/services.sh installs mariadb-server)"),
         );
-        let args = [
+        let mut args = vec![
             "--no-defaults".to_owned(),
             format!("--user={}", user()),
             format!("--datadir={}", self.datadir.display()),
@@ -95,6 +103,7 @@ impl OwnMysql {
             "--innodb-buffer-pool-size=128M".to_owned(),
             "--max-connections=100".to_owned(),
         ];
+        args.extend(self.extra.iter().cloned());
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         self.server = Some(Proc::spawn_program("mariadbd", &program, &args, &[], &self.log_dir));
         let port = self.port;

@@ -36,11 +36,24 @@ impl Proc {
 
     /// [`Proc::spawn`] for any program (a test's own MariaDB server, say).
     pub fn spawn_program(name: &str, program: &Path, args: &[&str], envs: &[(&str, String)], log_dir: &Path) -> Proc {
+        Proc::spawn_program_in(name, program, args, envs, log_dir, Path::new("."))
+    }
+
+    /// [`Proc::spawn_program`] in the working directory `cwd`.
+    pub fn spawn_program_in(
+        name: &str,
+        program: &Path,
+        args: &[&str],
+        envs: &[(&str, String)],
+        log_dir: &Path,
+        cwd: &Path,
+    ) -> Proc {
         std::fs::create_dir_all(log_dir).unwrap();
         let log = log_dir.join(format!("{name}.log"));
         let file = File::options().create(true).append(true).open(&log).unwrap();
         let mut cmd = Command::new(program);
         cmd.args(args)
+            .current_dir(cwd)
             .env_clear()
             .stdout(file.try_clone().unwrap())
             .stderr(file)

@@ -147,3 +147,12 @@ pub fn program(name: &str) -> PathBuf {
         .find(|p| p.is_file())
         .unwrap_or_else(|| panic!("{name} is not on PATH (scripts/services.sh installs it)"))
 }
+
+/// A directory of its own for one test, under the target directory.
+pub fn scratch(label: &str) -> PathBuf {
+    let dir = bin_dir()
+        .join("e2e-scratch")
+        .join(format!("{label}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

@@ -121,16 +121,32 @@ fn assert_collector_sees_host(rendered: &str, file: &str) {
     }
 }
 
+/// srmon's own services run hardened: read-only root filesystem (a tmpfs /tmp), every
+/// capability dropped, no privilege gain; `services` of them in the rendered file.
+fn assert_hardened(rendered: &str, file: &str, services: usize) {
+    for needle in ["read_only: true", "no-new-privileges:true", "- ALL"] {
+        assert!(
+            rendered.matches(needle).count() >= services,
+            "{file}: {needle:?} for each of its {services} srmon services:\n{rendered}"
+        );
+    }
+}
+
 #[test]
 fn collector_compose_renders() {
     let file = "docker-compose.collector.yml";
-    assert_eq!(services(file), set(&["collector"]));
+    assert_eq!(services(file), set(&["collector", "docker-socket-proxy"]));
     let out = compose(file, &["config"]);
     assert_contains(&out, "image: srmon/collector:latest", file);
     assert_contains(&out, "dockerfile: docker/collector.Dockerfile", file);
     assert_contains(&out, "BOOTSTRAP_SERVER: kafka:9092", file);
     assert_contains(&out, "KAFKA_TOPIC_NAME: server-metrics", file);
     assert_collector_sees_host(&out, file);
+    assert_hardened(&out, file, 1);
+    // the read-only socket proxy, as an option
+    assert_contains(&out, "- socket-proxy", file);
+    assert_contains(&out, "/var/run/docker.sock:/var/run/docker.sock:ro", file);
+    assert_contains(&out, "POST: '0'", file);
 }
 
 #[test]
@@ -144,6 +160,9 @@ fn consumer_compose_renders() {
     assert_contains(&out, "API_BASE_URL: http://api-backend:8004", file);
     assert_contains(&out, "KAFKA_CONSUMER_GROUP_ID: metrics-consumer", file);
     assert_contains(&out, "published: 8000", file);
+    // ingest wants a token by default (from .env.example here)
+    assert_contains(&out, "API_INGEST_TOKEN: change-me-ingest", file);
+    assert_hardened(&out, file, 1);
 }
 
 #[test]
@@ -162,6 +181,8 @@ fn backend_compose_renders() {
     assert_contains(&out, "ALERT_COOLDOWN_SEC: '300'", file);
     assert_contains(&out, "published: 8004", file);
     assert_contains(&out, "healthcheck:", file);
+    assert_contains(&out, "API_INGEST_TOKEN: change-me-ingest", file);
+    assert_hardened(&out, file, 1);
 }
 
 #[test]
@@ -177,7 +198,8 @@ fn all_in_one_compose_renders() {
             "kafka",
             "kafka-init",
             "mysql",
-            "prometheus"
+            "prometheus",
+            "tls-proxy"
         ])
     );
     let out = compose(file, &["config"]);
@@ -218,6 +240,11 @@ fn all_in_one_compose_renders() {
     assert_contains(&out, "DATABASE_URL: mysql://srmon:change-me@mysql:3306/srmon", file);
     assert_contains(&out, "condition: service_completed_successfully", file);
     assert_collector_sees_host(&out, file);
+    assert_hardened(&out, file, 3);
+    assert_contains(&out, "API_INGEST_TOKEN: change-me-ingest", file);
+    // HTTPS in front, as an option
+    assert_contains(&out, "- tls", file);
+    assert_contains(&out, "docker/tls/Caddyfile:/etc/caddy/Caddyfile:ro", file);
 }
 
 #[test]
@@ -368,4 +395,39 @@ fn scripts_parse_and_ci_runs_the_test_script() {
     let ci = read(".ci/run");
     assert_contains(&ci, "set -euo pipefail", ".ci/run");
     assert_contains(&ci, "scripts/test.sh", ".ci/run");
+}
+
+/// Without an ingest token the compose files refuse to start, naming the setting.
+#[test]
+fn compose_files_refuse_to_run_without_an_ingest_token() {
+    let without: String = read(".env.example")
+        .lines()
+        .filter(|l| !l.starts_with("API_INGEST_TOKEN="))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let env_file = std::env::temp_dir().join(format!("srmon-env-{}", std::process::id()));
+    std::fs::write(&env_file, without).unwrap();
+    for file in [
+        "docker-compose.yml",
+        "docker-compose.backend.yml",
+        "docker-compose.consumer.yml",
+    ] {
+        let out = Command::new(docker_compose())
+            .current_dir(workspace_root())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()))
+            .env("HOME", std::env::temp_dir())
+            .arg("--env-file")
+            .arg(&env_file)
+            .args(["-f", file, "config"])
+            .output()
+            .expect("run docker-compose");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{file} renders without API_INGEST_TOKEN");
+        assert!(
+            stderr.contains("API_INGEST_TOKEN"),
+            "{file}: the error names the setting: {stderr}"
+        );
+    }
+    let _ = std::fs::remove_file(env_file);
 }

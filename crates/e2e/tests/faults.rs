@@ -92,15 +92,6 @@ async fn a_backend_killed_mid_stream_loses_doubles_and_strands_no_incident() {
     stack.db.drop_db().await;
 }
 
-/// A directory of its own for one test, under the target directory.
-fn scratch(label: &str) -> std::path::PathBuf {
-    let dir = e2e::services::bin_dir()
-        .join("e2e-scratch")
-        .join(format!("{label}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 /// Stale alerts of simulated hosts that fired before `before` (the probe host of a test reports once).
 async fn stale_firings_before(stack: &Stack, before: chrono::DateTime<chrono::Utc>) -> i64 {
     sqlx::query_scalar("SELECT COUNT(*) FROM alert_events WHERE kind = 'stale' AND state = 'firing' AND machine_id <> 'probe' AND at < ?")
@@ -113,8 +104,9 @@ async fn stale_firings_before(stack: &Stack, before: chrono::DateTime<chrono::Ut
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "not stable yet under load (stale alerts, the simulation outliving its deadline); run with --ignored"]
 async fn mysql_killed_mid_stream_gets_503s_then_everything_without_a_backend_restart() {
+    let _one = ONE_AT_A_TIME.lock().await;
     const RECORDS: i64 = 30_000;
-    let dir = scratch("mysql");
+    let dir = e2e::scratch("mysql");
     let mut mysql = e2e::mysql::OwnMysql::start(&dir, &dir.join("logs")).await;
     let stack = Stack::new_on("faultmysql", 3, mysql.services()).await;
     let (api, cport, simport) = (free_port(), free_port(), free_port());
@@ -260,4 +252,59 @@ async fn a_consumer_killed_with_the_default_group_settings_gets_its_partitions_b
     checks::replay_equals_store(&stack, api).await;
     drop((backend, restarted));
     stack.db.drop_db().await;
+}
+
+/// The backend's counter of batches refused for unavailable storage.
+fn unavailable_batches(metrics: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("api_ingest_unavailable_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_out_of_disk_space_acknowledges_nothing_unstored_and_resumes_once_space_is_freed() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    const RECORDS: i64 = 15_000;
+    let dir = e2e::scratch("diskfull");
+    let disk = e2e::disk::SmallDisk::mount(&dir.join("disk"), 400);
+    let mysql = e2e::mysql::OwnMysql::start(&disk.dir, &dir.join("logs")).await;
+    let stack = Stack::new_on("faultdisk", 3, mysql.services()).await;
+    let (api, cport, simport) = (free_port(), free_port(), free_port());
+    let backend = stack.start_backend(api).await;
+    let _consumer = stack.start_consumer(api, cport, &[]).await;
+    let mut sim = simulate_hosts(&stack, simport, RECORDS, 50, 7);
+    let stored = || e2e::stored::count(&stack.db.pool);
+    wait_until(Duration::from_secs(180), "records before the disk fills", || async {
+        (stored().await >= 3_000).then_some(())
+    })
+    .await;
+    let filled = disk.fill();
+    eprintln!(
+        "disk filled ({} MB written), {} records stored",
+        filled >> 20,
+        stored().await
+    );
+    // the backend refuses what it cannot store (503, retried by the consumer), and says so
+    let metrics = wait_until(Duration::from_secs(60), "ingest to refuse batches", || async {
+        let m = stack.metrics_text(api).await;
+        (unavailable_batches(&m) > 0.0).then_some(m)
+    })
+    .await;
+    let full_at = stored().await;
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let during = stored().await;
+    eprintln!(
+        "{} batches refused while full; {} records stored meanwhile",
+        unavailable_batches(&metrics),
+        during - full_at
+    );
+    assert!(during < RECORDS, "the disk stayed full while records were still coming");
+    disk.free();
+    eprintln!("disk space freed");
+    finish_and_check(&stack, &mut sim, api, RECORDS).await;
+    drop(backend);
+    stack.db.drop_db().await;
+    drop(mysql);
 }

@@ -431,3 +431,24 @@ fn a_state_saved_before_its_last_events_catches_up_with_them() {
     opened.sort();
     assert_eq!(want, opened);
 }
+
+#[test]
+fn catching_up_with_events_the_saved_state_already_holds_changes_nothing() {
+    // a save records a lower bound of the events it holds: the catch-up may re-apply some
+    let rules = rules(vec![cpu_rule(0)]);
+    let mut live = Engine::default();
+    let mut events = live.observe(&rules, &host_value(Metric::HostCpuPercent, 0, 95.0), t(0));
+    events.extend(live.observe(&rules, &host_value(Metric::HostCpuPercent, 1000, 10.0), t(1000)));
+    events.extend(live.observe(&rules, &host_value(Metric::HostCpuPercent, 2000, 96.0), t(2000)));
+    assert_eq!(
+        states(&events),
+        [(Threshold, Firing), (Threshold, Resolved), (Threshold, Firing)]
+    );
+    let saved = live.snapshot();
+    let mut restarted = Engine::restore(EngineConfig::default(), saved);
+    restarted.catch_up(&events);
+    assert_eq!(restarted.active(), live.active(), "the same open incident, once");
+    let end = restarted.observe(&rules, &host_value(Metric::HostCpuPercent, 3000, 10.0), t(3000));
+    assert_eq!(states(&end), [(Threshold, Resolved)]);
+    assert_eq!(end[0].alert_id, events[2].alert_id, "the second incident ends, once");
+}

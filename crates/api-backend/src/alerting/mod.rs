@@ -120,6 +120,9 @@ struct Inner {
     outbox: Mutex<Outbox>,
     /// Wakes the writer.
     wake: Notify,
+    /// Ends the writer's wait before a retry: someone waits for the events (ingest, once
+    /// storage answered it again).
+    hurry: Notify,
     /// The newest outbox sequence number stored (or dropped).
     done_seq: watch::Sender<u64>,
     /// The id of the newest stored event.
@@ -259,6 +262,7 @@ impl Alerting {
                 }),
                 outbox: Mutex::new(Outbox::new(OUTBOX_CAPACITY)),
                 wake: Notify::new(),
+                hurry: Notify::new(),
                 done_seq: watch::channel(0).0,
                 stored_event_id: watch::channel(last_event_id).0,
                 closing: watch::channel(false).0,
@@ -304,10 +308,11 @@ impl Alerting {
     /// Evaluates received records, per host in sample-time order whatever order the batches
     /// come in (ingest calls it before storing them; see [`crate::alerts::reorder`]). A record
     /// not newer than the last one of its host changes nothing, so redelivered records may be
-    /// passed. Never waits for storage.
-    pub fn observe(&self, records: &[Record]) {
+    /// passed. Never waits for storage; returns the sequence number to pass to
+    /// [`Alerting::events_stored`] to wait for the events it raised (and every earlier one).
+    pub fn observe(&self, records: &[Record]) -> u64 {
         if records.is_empty() {
-            return;
+            return self.inner.outbox().last_seq();
         }
         let started = Instant::now();
         let now = Utc::now();
@@ -328,11 +333,25 @@ impl Alerting {
             "records evaluated"
         );
         self.inner.enqueue(&guard, events);
+        let upto = self.inner.outbox().last_seq();
         drop(guard);
         self.inner
             .metrics
             .evaluate_seconds
             .observe(started.elapsed().as_secs_f64());
+        upto
+    }
+
+    /// Resolves once the events up to outbox sequence number `upto` (from [`Alerting::observe`])
+    /// are stored (or were dropped), hurrying a writer that waits to retry. While MySQL is
+    /// unreachable this waits; callers bound it with a timeout.
+    pub async fn events_stored(&self, upto: u64) {
+        let mut done = self.inner.done_seq.subscribe();
+        if *done.borrow() >= upto {
+            return;
+        }
+        self.inner.hurry.notify_one();
+        let _ = done.wait_for(|seq| *seq >= upto).await;
     }
 
     /// Marks a batch as being stored until the guard drops. While one has waited longer than
@@ -370,8 +389,7 @@ impl Alerting {
     pub async fn flush(&self) {
         let target = self.inner.outbox().last_seq();
         self.inner.wake.notify_one();
-        let mut done = self.inner.done_seq.subscribe();
-        let _ = done.wait_for(|seq| *seq >= target).await;
+        self.events_stored(target).await;
     }
 
     /// Stores what is queued, then the engine state, and stops the writer and the state saver

@@ -38,7 +38,24 @@ fn valid(rule: Rule) -> Result<Rule> {
     Ok(rule)
 }
 
+/// Rules stored at most (compat-managed ones included): each is evaluated for every record.
+pub const MAX_RULES: usize = 1000;
+
 impl Alerting {
+    /// Refuses a new rule once [`MAX_RULES`] are stored.
+    async fn room_for_a_rule(&self) -> Result<()> {
+        let stored = self.inner.store.alert_rules().await?.len();
+        if stored >= MAX_RULES {
+            return Err(Error::LimitReached {
+                limit: "rules",
+                message: format!(
+                    "{stored} rules are stored, the most there may be ({MAX_RULES}): delete or change one"
+                ),
+            });
+        }
+        Ok(())
+    }
+
     /// Every stored rule, by id.
     pub async fn rules(&self) -> Result<Vec<StoredRule>> {
         self.inner.store.alert_rules().await
@@ -57,6 +74,7 @@ impl Alerting {
                 false
             }
             None => {
+                self.room_for_a_rule().await?;
                 rule = self.inner.store.insert_alert_rule(rule, None).await?;
                 true
             }
@@ -82,6 +100,7 @@ impl Alerting {
     pub async fn create_rule(&self, input: RuleInput) -> Result<Rule> {
         let rule = valid(input.into_rule())?;
         let _change = self.inner.changes.lock().await;
+        self.room_for_a_rule().await?;
         let rule = self.inner.store.insert_alert_rule(rule, None).await?;
         self.reload_rules().await?;
         Ok(rule)

@@ -8,6 +8,9 @@ use crate::alerts::silence::SilenceInput;
 use crate::error::{Error, Result};
 use crate::notify::Silence;
 
+/// Silences not yet ended at most: every notification is matched against each.
+pub const MAX_SILENCES: usize = 1000;
+
 impl Alerting {
     /// Every stored silence, ended ones included, by id.
     pub async fn silences(&self) -> Result<Vec<Silence>> {
@@ -20,6 +23,23 @@ impl Alerting {
             .into_silence(Utc::now())
             .map_err(|e| Error::InvalidRule(e.to_string()))?;
         let _change = self.inner.changes.lock().await;
+        let now = Utc::now();
+        let current = self
+            .inner
+            .store
+            .silences()
+            .await?
+            .iter()
+            .filter(|s| s.ends_at > now)
+            .count();
+        if current >= MAX_SILENCES {
+            return Err(Error::LimitReached {
+                limit: "silences",
+                message: format!(
+                    "{current} silences have not ended, the most there may be ({MAX_SILENCES}): delete one or wait for one to end"
+                ),
+            });
+        }
         let stored = self.inner.store.insert_silence(&silence).await?;
         self.refresh_silences().await?;
         Ok(stored)

@@ -3,7 +3,12 @@
 //! often when the snapshot holds the engine lock long: see [`HOLD_SHARE`]), on the periodic
 //! request of the tick task, and at close. Only the machine parts that changed are
 //! written ([`SavedParts`]). A save includes only stored events: it waits until the writer has
-//! stored every event produced before its snapshot, and records the newest one's id.
+//! stored every event produced before its snapshot. It records the id of the newest event
+//! stored when the snapshot was taken: every event up to it is in the state, and the catch-up
+//! at start re-applies the later ones (re-applying one the state already holds changes
+//! nothing). The id read after the wait would be too new: the writer may by then have stored
+//! events produced after the snapshot, and the catch-up would skip them (an incident the
+//! saved state still held open, resolved again after a crash).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -63,17 +68,17 @@ pub(super) async fn run(inner: Arc<Inner>, mut saved: SavedParts) {
 /// changed parts (all of them with `everything`). Returns how long the snapshot held the lock.
 async fn save(inner: &Inner, saved: &mut SavedParts, everything: bool) -> crate::error::Result<Duration> {
     let started = Instant::now();
-    let (state, seq, hold) = {
+    let (state, seq, last_event_id, hold) = {
         let core = inner.core();
         let locked = Instant::now();
         let seq = inner.outbox().last_seq();
+        let last_event_id = *inner.stored_event_id.borrow();
         let state = core.engine.snapshot();
-        (state, seq, locked.elapsed())
+        (state, seq, last_event_id, locked.elapsed())
     };
     inner.metrics.snapshot_hold_seconds.observe(hold.as_secs_f64());
     let mut done = inner.done_seq.subscribe();
     let _ = done.wait_for(|stored| *stored >= seq).await;
-    let last_event_id = *inner.stored_event_id.borrow();
     // Serialising a large state takes a while: off the async workers.
     let parts = std::mem::take(saved);
     let (parts, (change, written)) = tokio::task::spawn_blocking(move || {

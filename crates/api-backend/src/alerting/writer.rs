@@ -30,6 +30,7 @@ pub(super) async fn run(inner: Arc<Inner>) {
             let delay = if is_closing { RETRY_FIRST } else { backoff.next_delay() };
             tokio::select! {
                 () = tokio::time::sleep(delay) => {}
+                () = inner.hurry.notified() => {}
                 _ = closing.changed(), if !is_closing => {}
             }
         } else if !is_closing {

@@ -396,3 +396,59 @@ async fn compat_settings_refuse_crossed_non_numeric_and_missing_values_with_a_se
         under_defaults()
     );
 }
+
+/// `api_limit_refusals_total{limit}` from the backend's /metrics.
+async fn limit_refusals(t: &TestApp, limit: &str) -> f64 {
+    let text = t.get("/metrics").await.text;
+    let line = format!("api_limit_refusals_total{{limit=\"{limit}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(line.as_str()))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn rules_and_silences_stop_at_their_limits_with_a_reason_and_a_count() {
+    let t = TestApp::start().await;
+    let rule = json!({"metric": "host.cpu_percent", "scope": {"kind": "machine", "id": "h1"}, "raise": 90});
+    let created = send_json(&t, Method::POST, "/api/v1/thresholds/rules", None, Some(rule.clone())).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let pool = t.app.store.pool();
+    // copies of it up to the limit (1000), straight into the table
+    while t.count("alert_rules").await < api_backend::alerting::rules::MAX_RULES as i64 {
+        sqlx::query("INSERT INTO alert_rules (rule, compat_key, created_at, updated_at) SELECT rule, NULL, created_at, updated_at FROM alert_rules WHERE compat_key IS NULL LIMIT 200")
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+    let rules = t.count("alert_rules").await;
+    let refused = send_json(&t, Method::POST, "/api/v1/thresholds/rules", None, Some(rule)).await;
+    assert_error(&refused, StatusCode::CONFLICT, "limit_reached");
+    assert!(
+        refused.json["detail"].as_str().unwrap().contains("(1000)"),
+        "{}",
+        refused.text
+    );
+    assert_eq!(t.count("alert_rules").await, rules, "nothing stored");
+    assert_eq!(limit_refusals(&t, "rules").await, 1.0);
+
+    let silence = json!({"machine_id": "h1", "ends_at": "2099-01-01T00:00:00Z"});
+    let created = t.post("/api/v1/silences", &silence).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    while t.count("silences").await < api_backend::alerting::silences::MAX_SILENCES as i64 {
+        sqlx::query("INSERT INTO silences (machine_id, rule_id, kind, starts_at, ends_at, comment, created_at) SELECT machine_id, rule_id, kind, starts_at, ends_at, comment, created_at FROM silences LIMIT 200")
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+    let refused = t.post("/api/v1/silences", &silence).await;
+    assert_error(&refused, StatusCode::CONFLICT, "limit_reached");
+    assert_eq!(limit_refusals(&t, "silences").await, 1.0);
+    // ended silences do not count
+    sqlx::query("UPDATE silences SET ends_at = '2001-01-01 00:00:00' WHERE id <> (SELECT MAX(id) FROM (SELECT id FROM silences) s)")
+        .execute(pool)
+        .await
+        .unwrap();
+    let created = t.post("/api/v1/silences", &silence).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+}

@@ -1,0 +1,140 @@
+//! Broker faults through the whole pipeline, on a broker of the test's own behind a proxy
+//! ([`e2e::broker::OwnBroker`]): a collector cut off from it queues what its bound holds,
+//! counts what it drops, and delivers the rest once the broker is reachable again; and a broker
+//! that restarts empty (the test broker's storage is memory: no durable storage of tansu 0.6.0
+//! survived a restart here) gets the queued records and the consumer back once its topic is
+//! made again. Each ends with the store checked against the topic ([`e2e::checks`]).
+
+use std::time::Duration;
+
+use e2e::broker::OwnBroker;
+use e2e::{checks, free_port, wait_until, Proc, Stack};
+
+/// One at a time: each runs the whole pipeline on two cores.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The outage: 30 s in the test command; `SRMON_BROKER_OUTAGE_SECS=300` for the five-minute run
+/// (docs/benchmarks.md).
+fn outage() -> Duration {
+    Duration::from_secs(
+        std::env::var("SRMON_BROKER_OUTAGE_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(30),
+    )
+}
+
+/// The value of a metric line `name` (with or without labels) in an exposition.
+fn value(metrics: &str, name: &str) -> f64 {
+    metrics
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| {
+            let rest = l.strip_prefix(name)?;
+            let rest = if rest.starts_with('{') {
+                &rest[rest.find('}')? + 1..]
+            } else {
+                rest
+            };
+            rest.strip_prefix(' ')?.trim().parse().ok()
+        })
+        .unwrap_or(0.0)
+}
+
+/// A collector in its real mode (this machine's /proc and the Docker-API engine) at 100 ms
+/// ticks with room for `queue` records.
+fn collector(stack: &Stack, port: u16, queue: u32) -> Proc {
+    let mut env = stack.collector_env(port);
+    env.push(("HOST_ID", format!("{}-host", stack.topic)));
+    env.push(("HOST_NAME", "cut-off".to_owned()));
+    env.push(("COLLECT_INTERVAL", "100ms".to_owned()));
+    env.push(("PRODUCER_QUEUE_MAX_RECORDS", queue.to_string()));
+    Proc::spawn("collector", "collector", &[], &env, &stack.log_dir)
+}
+
+/// Stops the collector gracefully (it waits for its queue to be delivered) and returns how
+/// many records it produced: checked against its counters just before.
+async fn stop_collector(stack: &Stack, collector: &mut Proc, port: u16) -> (f64, f64) {
+    let m = stack.metrics_text(port).await;
+    let (ticks, produced, dropped) = (
+        value(&m, "collector_tick_duration_seconds_count"),
+        value(&m, "collector_records_produced_total"),
+        value(&m, "collector_records_dropped_total"),
+    );
+    // every record a tick made was queued or counted as dropped (one tick may be under way)
+    assert!(
+        (0.0..=1.0).contains(&(ticks - produced - dropped)),
+        "ticks {ticks}, produced {produced}, dropped {dropped}:\n{m}"
+    );
+    assert!(
+        collector.terminate(Duration::from_secs(60)).success(),
+        "the collector exits 0 after delivering its queue"
+    );
+    (produced, dropped)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_collector_cut_off_from_the_broker_queues_within_its_bound_counts_the_rest_and_delivers_it() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    const QUEUE: u32 = 100;
+    let dir = e2e::scratch("brokercut");
+    let broker = OwnBroker::start(&dir).await;
+    let stack = Stack::new_on("faultcut", 1, broker.services()).await;
+    let (api, cport, colport) = (free_port(), free_port(), free_port());
+    let backend = stack.start_backend(api).await;
+    let _consumer = stack.start_consumer(api, cport, &[]).await;
+    let mut collector = collector(&stack, colport, QUEUE);
+    let stored = || e2e::stored::count(&stack.db.pool);
+    wait_until(Duration::from_secs(60), "records before the cut", || async {
+        (stored().await >= 20).then_some(())
+    })
+    .await;
+    broker.proxy.down();
+    let outage = outage();
+    eprintln!("broker unreachable for {outage:?}");
+    tokio::time::sleep(outage).await;
+    let m = stack.metrics_text(colport).await;
+    let (depth, dropped) = (
+        value(&m, "collector_producer_queue_depth"),
+        value(&m, "collector_records_dropped_total"),
+    );
+    eprintln!("after the outage: {depth} records queued, {dropped} dropped");
+    assert_eq!(
+        depth,
+        f64::from(QUEUE),
+        "the queue holds its bound while the broker is away"
+    );
+    assert!(dropped > 0.0, "what did not fit is counted");
+    broker.proxy.up();
+    wait_until(Duration::from_secs(120), "the queue to drain", || async {
+        let m = stack.metrics_text(colport).await;
+        (value(&m, "collector_producer_queue_depth") < 5.0).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (produced, dropped) = stop_collector(&stack, &mut collector, colport).await;
+    eprintln!("{produced} records produced, {dropped} dropped (counted)");
+    // everything produced arrived, once (a tick or two may have come between the read and the
+    // stop); reading for more than that shows the topic holds no more
+    let records = e2e::kafka::read_topic(
+        &stack.services.bootstrap,
+        &stack.topic,
+        produced as usize + 4,
+        Duration::from_secs(20),
+    )
+    .await
+    .len() as i64;
+    assert!(
+        (produced as i64..=produced as i64 + 3).contains(&records),
+        "{records} records in the topic for {produced} produced"
+    );
+    wait_until(Duration::from_secs(120), "every record to be stored", || async {
+        (stored().await >= records).then_some(())
+    })
+    .await;
+    checks::exactly_once(&stack, records).await;
+    checks::incidents(&stack, api).await;
+    checks::replay_equals_store(&stack, api).await;
+    drop(backend);
+    stack.db.drop_db().await;
+}
