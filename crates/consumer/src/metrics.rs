@@ -27,6 +27,9 @@ pub struct Metrics {
     pub assigned_partitions: Gauge,
     pub stalled: Gauge,
     pub rejoins: Counter,
+    /// `consumer_offset_resets_total`: partitions read again from their start because their
+    /// log went backwards (a broker that lost its data).
+    pub offset_resets: Counter,
 }
 
 impl Metrics {
@@ -48,6 +51,7 @@ impl Metrics {
             assigned_partitions: Gauge::default(),
             stalled: Gauge::default(),
             rejoins: Counter::default(),
+            offset_resets: Counter::default(),
         };
         let r = registry.sub_registry_with_prefix("consumer");
         r.register(
@@ -108,6 +112,11 @@ impl Metrics {
             "rejoins",
             "Times this member left and rejoined the group because it was stalled",
             m.rejoins.clone(),
+        );
+        r.register(
+            "offset_resets",
+            "Partitions read again from their start because their log went backwards (a broker that lost its data)",
+            m.offset_resets.clone(),
         );
         Arc::new(m)
     }

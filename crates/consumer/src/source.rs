@@ -150,6 +150,41 @@ pub struct GroupView {
     pub committed: i64,
 }
 
+/// One partition's end at a measurement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartitionEnd {
+    pub partition: i32,
+    /// The high watermark: the offset the next record will get.
+    pub high: i64,
+    /// This member's position, where it holds the partition and has one.
+    pub position: Option<i64>,
+}
+
+/// Notices a partition log that went backwards: its end below an end seen before, or below
+/// this member's position. A broker that restarted without its data (or lost records to an
+/// unclean leader change) does that, and a consumer that keeps its position would skip the new
+/// log's records up to it, or wait for them forever: it must read the partition from its start
+/// (the backend drops what it already stored).
+#[derive(Debug, Default)]
+pub struct LogEnds {
+    highest: std::collections::HashMap<i32, i64>,
+}
+
+impl LogEnds {
+    /// Takes a measurement; returns the held partitions whose log went backwards.
+    pub fn rewound(&mut self, ends: &[PartitionEnd]) -> Vec<i32> {
+        let mut out = Vec::new();
+        for e in ends {
+            let before = self.highest.insert(e.partition, e.high);
+            let Some(at) = e.position else { continue };
+            if at > e.high || before.is_some_and(|h| e.high < h) {
+                out.push(e.partition);
+            }
+        }
+        out
+    }
+}
+
 /// What to do after a measurement: the member is stalled when it holds no partition while the
 /// topic has records waiting and nobody in the group committed for [`STALL_AFTER`].
 #[derive(Debug, Default)]
@@ -199,14 +234,15 @@ pub async fn watch_group(
     shutdown: Shutdown,
 ) {
     let mut check = StallCheck::default();
+    let mut log_ends = LogEnds::default();
     loop {
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = shutdown.wait() => return,
         }
         let (c, t) = (consumer.clone(), topic.clone());
-        let view = match tokio::task::spawn_blocking(move || view(&c, &t)).await {
-            Ok(Ok(view)) => view,
+        let (view, ends) = match tokio::task::spawn_blocking(move || view(&c, &t)).await {
+            Ok(Ok(measured)) => measured,
             Ok(Err(e)) => {
                 tracing::debug!(error = %e, "lag measurement failed");
                 continue;
@@ -215,6 +251,23 @@ pub async fn watch_group(
         };
         metrics.lag_records.set(view.lag);
         metrics.assigned_partitions.set(view.assigned as i64);
+        for partition in log_ends.rewound(&ends) {
+            let end = ends.iter().find(|e| e.partition == partition).copied();
+            tracing::warn!(
+                partition,
+                high = end.map(|e| e.high),
+                position = end.and_then(|e| e.position),
+                "the partition's log went backwards (a broker restarted without its data?): reading it again from its start"
+            );
+            metrics.offset_resets.inc();
+            let (c, t) = (consumer.clone(), topic.clone());
+            let sought =
+                tokio::task::spawn_blocking(move || c.seek(&t, partition, Offset::Beginning, Duration::from_secs(5)))
+                    .await;
+            if let Ok(Err(e)) = sought {
+                tracing::warn!(error = %e, partition, "seeking to the partition's start failed; trying again later");
+            }
+        }
         let was_stalled = check.stalled;
         if check.observe(view, Instant::now(), stall_after) {
             let reason = format!(
@@ -248,8 +301,9 @@ pub async fn watch_group(
     }
 }
 
-/// Measures the topic: assignment, lag over every partition, the group's committed offsets.
-fn view(c: &GroupConsumer, topic: &str) -> KafkaResult<GroupView> {
+/// Measures the topic: assignment, lag over every partition, the group's committed offsets,
+/// and each partition's end.
+fn view(c: &GroupConsumer, topic: &str) -> KafkaResult<(GroupView, Vec<PartitionEnd>)> {
     const TIMEOUT: Duration = Duration::from_secs(2);
     let assignment = c.assignment()?;
     let position = c.position()?;
@@ -269,6 +323,7 @@ fn view(c: &GroupConsumer, topic: &str) -> KafkaResult<GroupView> {
         lag: 0,
         committed: 0,
     };
+    let mut ends = Vec::new();
     for e in committed.elements() {
         let (low, high) = c.fetch_watermarks(topic, e.partition(), TIMEOUT)?;
         let committed = match e.offset() {
@@ -276,13 +331,18 @@ fn view(c: &GroupConsumer, topic: &str) -> KafkaResult<GroupView> {
             _ => low, // nothing committed yet: consumption starts at the earliest record
         };
         view.committed += committed;
-        let at = match position.find_partition(topic, e.partition()).map(|p| p.offset()) {
-            Some(Offset::Offset(n)) => n,
-            _ => committed,
+        let held = match position.find_partition(topic, e.partition()).map(|p| p.offset()) {
+            Some(Offset::Offset(n)) => Some(n),
+            _ => None,
         };
-        view.lag += (high - at).max(0);
+        view.lag += (high - held.unwrap_or(committed)).max(0);
+        ends.push(PartitionEnd {
+            partition: e.partition(),
+            high,
+            position: held,
+        });
     }
-    Ok(view)
+    Ok((view, ends))
 }
 
 #[cfg(test)]
@@ -295,6 +355,26 @@ mod tests {
             lag,
             committed,
         }
+    }
+
+    #[test]
+    fn a_log_that_goes_backwards_is_read_again_from_its_start() {
+        let end = |partition, high, position| PartitionEnd {
+            partition,
+            high,
+            position,
+        };
+        let mut ends = LogEnds::default();
+        assert!(ends.rewound(&[end(0, 4000, Some(4000)), end(1, 10, None)]).is_empty());
+        // growing logs, a member catching up: nothing
+        assert!(ends.rewound(&[end(0, 4100, Some(4050)), end(1, 20, None)]).is_empty());
+        // the broker came back empty: partition 0's end fell below what was seen
+        assert_eq!(ends.rewound(&[end(0, 30, Some(4100)), end(1, 0, None)]), [0]);
+        // a position beyond the end is caught even without an earlier end (a fresh watcher)
+        let mut fresh = LogEnds::default();
+        assert_eq!(fresh.rewound(&[end(2, 5, Some(900))]), [2]);
+        // once read again from the start, the new log is the reference
+        assert!(ends.rewound(&[end(0, 60, Some(40))]).is_empty());
     }
 
     #[test]

@@ -65,7 +65,8 @@ impl OwnBroker {
             "memory://tansu/",
         ];
         // tansu reads a .env file from its working directory: run it from one of its own
-        let mut server = Proc::spawn_program_in("tansu", &program, &args, &[], &self.log_dir, &self.workdir);
+        let quiet = [("RUST_LOG", "warn".to_owned())];
+        let mut server = Proc::spawn_program_in("tansu", &program, &args, &quiet, &self.log_dir, &self.workdir);
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         while tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_err() {
             assert!(

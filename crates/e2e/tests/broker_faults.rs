@@ -1,9 +1,9 @@
 //! Broker faults through the whole pipeline, on a broker of the test's own behind a proxy
 //! ([`e2e::broker::OwnBroker`]): a collector cut off from it queues what its bound holds,
-//! counts what it drops, and delivers the rest once the broker is reachable again; and a broker
-//! that restarts empty (the test broker's storage is memory: no durable storage of tansu 0.6.0
-//! survived a restart here) gets the queued records and the consumer back once its topic is
-//! made again. Each ends with the store checked against the topic ([`e2e::checks`]).
+//! counts what it drops, and delivers the rest once the broker is reachable again; and after a
+//! broker that restarts empty (the test broker's storage is memory: no durable storage of tansu
+//! 0.6.0 survived a restart here) the consumer follows the fresh broker. Each ends with the
+//! store checked against what was produced and the alert checks ([`e2e::checks`]).
 
 use std::time::Duration;
 
@@ -133,6 +133,114 @@ async fn a_collector_cut_off_from_the_broker_queues_within_its_bound_counts_the_
     })
     .await;
     checks::exactly_once(&stack, records).await;
+    checks::incidents(&stack, api).await;
+    checks::replay_equals_store(&stack, api).await;
+    drop(backend);
+    stack.db.drop_db().await;
+}
+
+/// `collector simulate`: 20 hosts named `prefix-…`, a record every 100 ms each, `records` in all.
+fn simulate(stack: &Stack, port: u16, records: i64, prefix: &str, seed: u64) -> Proc {
+    let mut env = stack.collector_env(port);
+    env.push(("SIMULATE_HOST_PREFIX", prefix.to_owned()));
+    Proc::spawn(
+        &format!("simulate-{prefix}"),
+        "collector",
+        &[
+            "simulate",
+            "--hosts",
+            "20",
+            "--containers",
+            "1",
+            "--interval",
+            "100ms",
+            "--records",
+            &records.to_string(),
+            "--seed",
+            &seed.to_string(),
+        ],
+        &env,
+        &stack.log_dir,
+    )
+}
+
+/// The (host, sample time) of every record in the stack's topic.
+async fn topic_samples(stack: &Stack, want: usize) -> Vec<(String, i64)> {
+    e2e::kafka::read_topic(&stack.services.bootstrap, &stack.topic, want, Duration::from_secs(60))
+        .await
+        .iter()
+        .map(|r| {
+            let v: serde_json::Value = serde_json::from_slice(&r.value).unwrap();
+            let at = common::timefmt::parse(v["sampled_at"].as_str().unwrap()).unwrap();
+            (v["host_id"].as_str().unwrap().to_owned(), at.timestamp_millis())
+        })
+        .collect()
+}
+
+/// A broker that restarts empty: the consumer, whose group and offsets are gone with it,
+/// rejoins the fresh broker and reads the remade topic from its start; records produced to it
+/// are stored once, beside the ones stored before. (A collector's producer that was sending
+/// during the restart does not get through to this broker: its idempotent producer id is one
+/// the fresh tansu never issued, and tansu answers UNKNOWN_PRODUCER_ID for good where Apache
+/// Kafka accepts the producer again. So the second collector here starts after the restart.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_broker_restarts_empty_the_consumer_follows_the_fresh_broker() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    const RECORDS: i64 = 4_000;
+    let dir = e2e::scratch("brokerrestart");
+    let mut broker = OwnBroker::start(&dir).await;
+    let stack = Stack::new_on("faultrestart", 1, broker.services()).await;
+    let (api, cport, simport) = (free_port(), free_port(), free_port());
+    let backend = stack.start_backend(api).await;
+    let _consumer = stack.start_consumer(api, cport, &[]).await;
+    let stored = || e2e::stored::count(&stack.db.pool);
+    let mut before = simulate(&stack, simport, RECORDS, "before", 3);
+    assert!(
+        before.wait_exit(Duration::from_secs(300)).success(),
+        "the first collector delivers everything"
+    );
+    let before_samples = topic_samples(&stack, RECORDS as usize).await;
+    wait_until(Duration::from_secs(120), "the first records to be stored", || async {
+        (stored().await >= RECORDS).then_some(())
+    })
+    .await;
+    broker.kill();
+    eprintln!("broker SIGKILLed after {} stored records", stored().await);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    // a fresh, empty broker on the same address, its topics made again (as provisioning would)
+    broker.start_fresh().await;
+    e2e::kafka::create_topics(&stack.services.bootstrap, &stack.topic, 1).await;
+    eprintln!("fresh broker up");
+    let mut after = simulate(&stack, simport, RECORDS, "after", 4);
+    assert!(
+        after.wait_exit(Duration::from_secs(300)).success(),
+        "the second collector delivers everything"
+    );
+    let after_samples = topic_samples(&stack, RECORDS as usize).await;
+    assert_eq!(
+        after_samples.len() as i64,
+        RECORDS,
+        "the fresh broker holds the second collector's records"
+    );
+    let mut expected: std::collections::HashSet<(String, i64)> = before_samples.into_iter().collect();
+    expected.extend(after_samples);
+    assert_eq!(expected.len() as i64, 2 * RECORDS, "distinct records produced");
+    wait_until(
+        Duration::from_secs(180),
+        "the fresh broker's records to be stored",
+        || async { (stored().await >= 2 * RECORDS).then_some(()) },
+    )
+    .await;
+    let stored_samples = e2e::stored::samples(&stack.db.pool).await;
+    assert_eq!(stored_samples.len() as i64, 2 * RECORDS, "one stored sample per record");
+    let stored_set: std::collections::HashSet<(String, i64)> = stored_samples.into_iter().collect();
+    assert!(stored_set == expected, "stored samples differ from produced ones");
+    let metrics = stack.metrics_text(cport).await;
+    eprintln!(
+        "consumer: {} partitions read again from their start, {} rejoins",
+        value(&metrics, "consumer_offset_resets_total"),
+        value(&metrics, "consumer_rejoins_total")
+    );
     checks::incidents(&stack, api).await;
     checks::replay_equals_store(&stack, api).await;
     drop(backend);

@@ -57,7 +57,6 @@ async fn finish_and_check(stack: &Stack, sim: &mut Proc, api: u16, records: i64)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "not stable yet: under load an incident can end twice after a backend SIGKILL (a remaining catch-up gap); run with --ignored"]
 async fn a_backend_killed_mid_stream_loses_doubles_and_strands_no_incident() {
     let _one = ONE_AT_A_TIME.lock().await;
     const RECORDS: i64 = 15_000;
@@ -102,7 +101,6 @@ async fn stale_firings_before(stack: &Stack, before: chrono::DateTime<chrono::Ut
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "not stable yet under load (stale alerts, the simulation outliving its deadline); run with --ignored"]
 async fn mysql_killed_mid_stream_gets_503s_then_everything_without_a_backend_restart() {
     let _one = ONE_AT_A_TIME.lock().await;
     const RECORDS: i64 = 30_000;
@@ -158,7 +156,6 @@ async fn mysql_killed_mid_stream_gets_503s_then_everything_without_a_backend_res
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "not stable yet under load (the simulation outliving its deadline); run with --ignored"]
 async fn a_flapping_network_between_consumer_and_backend_loses_and_doubles_nothing() {
     let _one = ONE_AT_A_TIME.lock().await;
     const RECORDS: i64 = 20_000;
