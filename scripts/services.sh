@@ -55,7 +55,7 @@ PODMAN_SOCK="$SRMON_SERVICES_DIR/podman.sock"
 # dashboard in headless Chromium). Build tools are for cargo (tansu, and the workspace's bundled
 # librdkafka: make, a C/C++ compiler, zlib, pkg-config, perl and python3 for its mklove
 # build; cmake for tansu's aws-lc-sys).
-RUNTIME_PACKAGES=(mariadb-server mariadb-client podman runc busybox-static prometheus chromium docker-compose curl ca-certificates procps)
+RUNTIME_PACKAGES=(mariadb-server mariadb-client podman runc busybox-static prometheus chromium docker-compose curl ca-certificates procps python3-venv)
 BUILD_PACKAGES=(build-essential cmake pkg-config zlib1g-dev libssl-dev perl python3)
 
 if [[ $(id -u) -eq 0 ]]; then SUDO=(); else SUDO=(sudo); fi
@@ -457,6 +457,24 @@ up_podman() {
     fi
 }
 
+# ---------------------------------------------------------------- schemathesis
+
+# schemathesis (PyPI), for the API description tests (crates/e2e/tests/schemathesis.rs):
+# installed once into a virtualenv in the cache.
+SCHEMATHESIS_VERSION=4.32.5
+SCHEMATHESIS_VENV="$SRMON_CACHE/tools/schemathesis-$SCHEMATHESIS_VERSION"
+SCHEMATHESIS_BIN="$SCHEMATHESIS_VENV/bin/st"
+
+ensure_schemathesis() {
+    [[ -x $SCHEMATHESIS_BIN ]] && return 0
+    log "installing schemathesis $SCHEMATHESIS_VERSION into $SCHEMATHESIS_VENV (once)"
+    local logfile="$LOG_DIR/schemathesis-install.log"
+    rm -rf "$SCHEMATHESIS_VENV"
+    python3 -m venv "$SCHEMATHESIS_VENV" >"$logfile" 2>&1 \
+        && "$SCHEMATHESIS_VENV/bin/pip" install --quiet "schemathesis==$SCHEMATHESIS_VERSION" >>"$logfile" 2>&1 \
+        || die "install schemathesis" "pip install schemathesis==$SCHEMATHESIS_VERSION failed" "$logfile"
+}
+
 # ---------------------------------------------------------------- env file
 
 q() { printf '%q' "$1"; }
@@ -475,6 +493,7 @@ write_env() {
         if [[ -x $TANSU_BIN ]]; then echo "export SRMON_TANSU=$(q "$TANSU_BIN")"; fi
         if promtool=$(command -v promtool); then echo "export SRMON_PROMTOOL=$(q "$promtool")"; fi
         if compose=$(command -v docker-compose); then echo "export SRMON_DOCKER_COMPOSE=$(q "$compose")"; fi
+        if [[ -x $SCHEMATHESIS_BIN ]]; then echo "export SRMON_SCHEMATHESIS=$(q "$SCHEMATHESIS_BIN")"; fi
     } >"$tmp"
     mv -f "$tmp" "$ENV_FILE"
 }
@@ -511,6 +530,7 @@ main() {
             STARTED=()
             # Build tools too: scripts/test.sh and run-local.sh build the workspace next.
             apt_install "${RUNTIME_PACKAGES[@]}" "${BUILD_PACKAGES[@]}"
+            ensure_schemathesis
             for n in "${names[@]}"; do "up_$n"; done
             write_env
             log "up: ${names[*]} (started now: ${STARTED[*]:-none}); env file: $ENV_FILE"
