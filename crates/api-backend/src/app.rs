@@ -158,6 +158,7 @@ async fn build_with(
             max_clock_skew: config.max_clock_skew,
         },
         retention: config.storage.retention.clone(),
+        streams: crate::http::streams::limit::Streams::new(config.streams),
         latest,
     };
     let router = http::router(state, config.tokens.clone(), &config.cors, ops);

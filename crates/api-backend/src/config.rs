@@ -70,6 +70,14 @@ pub struct Cli {
     /// further ahead is refused with the reason (its host's clock is wrong)
     #[arg(long, env = "MAX_CLOCK_SKEW", default_value = "5m", value_parser = parse_positive_duration)]
     pub max_clock_skew: Duration,
+    /// Live streams (SSE) open at once at most; beyond, 429
+    #[arg(long, env = "STREAMS_MAX", default_value_t = 1000,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub streams_max: u32,
+    /// Live streams one client address may hold open at once; beyond, 429
+    #[arg(long, env = "STREAMS_MAX_PER_CLIENT", default_value_t = 32,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub streams_max_per_client: u32,
     /// Days alert events (the alert history) are kept
     #[arg(long, env = "ALERT_RETENTION_DAYS", default_value_t = 90,
           value_parser = clap::value_parser!(u32).range(1..=36_500))]
@@ -172,6 +180,8 @@ pub struct Config {
     pub max_clock_skew: Duration,
     /// ALERT_RETENTION_DAYS.
     pub alert_retention_days: u32,
+    /// STREAMS_MAX, STREAMS_MAX_PER_CLIENT.
+    pub streams: crate::http::streams::limit::StreamSettings,
     /// Alert notifications (webhooks, cooldown, ...).
     pub notify: NotifyConfig,
     /// Storage tiers: compaction and retention.
@@ -191,6 +201,7 @@ impl std::fmt::Debug for Config {
             .field("ingest_max_body_bytes", &self.ingest_max_body_bytes)
             .field("max_clock_skew", &self.max_clock_skew)
             .field("alert_retention_days", &self.alert_retention_days)
+            .field("streams", &self.streams)
             .field("notify", &self.notify)
             .field("storage", &self.storage)
             .finish()
@@ -211,6 +222,7 @@ impl Config {
             ingest_max_body_bytes: 16 * 1024 * 1024,
             max_clock_skew: Duration::from_secs(300),
             alert_retention_days: 90,
+            streams: Default::default(),
             notify: NotifyConfig::default(),
             storage: crate::storage::Settings::default(),
         }
@@ -251,6 +263,10 @@ impl Config {
                 .map_err(|_| "INGEST_MAX_BODY_BYTES is too large for this platform".to_owned())?,
             max_clock_skew: cli.max_clock_skew,
             alert_retention_days: cli.alert_retention_days,
+            streams: crate::http::streams::limit::StreamSettings {
+                max: cli.streams_max as usize,
+                per_client: cli.streams_max_per_client as usize,
+            },
             notify: cli.notify,
             storage: storage(
                 cli.storage_compact_after,

@@ -49,6 +49,9 @@ pub enum Error {
     /// `limit` names it in `api_limit_refusals_total`.
     #[error("{message}")]
     LimitReached { limit: &'static str, message: String },
+    /// Too much open at once (live streams); `limit` names it in `api_limit_refusals_total`.
+    #[error("{message}")]
+    Busy { limit: &'static str, message: String },
     /// The route exists but not with this method.
     #[error("method not allowed on this path")]
     MethodNotAllowed,
@@ -103,6 +106,7 @@ impl Error {
             Error::InvalidRule(_) => (StatusCode::BAD_REQUEST, "invalid_rule"),
             Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Error::LimitReached { .. } => (StatusCode::CONFLICT, "limit_reached"),
+            Error::Busy { .. } => (StatusCode::TOO_MANY_REQUESTS, "limit_reached"),
             Error::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Error::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Error::BodyTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
@@ -150,6 +154,11 @@ impl IntoResponse for Error {
         match self {
             Error::LimitReached { limit, .. } => {
                 let mut response = (status, body).into_response();
+                response.extensions_mut().insert(LimitHit(limit));
+                response
+            }
+            Error::Busy { limit, .. } => {
+                let mut response = (status, [(header::RETRY_AFTER, "5")], body).into_response();
                 response.extensions_mut().insert(LimitHit(limit));
                 response
             }

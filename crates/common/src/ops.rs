@@ -190,7 +190,8 @@ pub async fn serve_on(listener: tokio::net::TcpListener, router: Router, shutdow
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "listening");
     }
-    axum::serve(listener, router)
+    // the peer address reaches handlers as ConnectInfo (per-client limits)
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async move { shutdown.wait().await })
         .await
 }

@@ -14,7 +14,7 @@ mod ingest;
 pub mod openapi;
 mod queries;
 mod silences;
-mod streams;
+pub mod streams;
 mod thresholds;
 mod track;
 mod web;
@@ -90,11 +90,13 @@ pub struct AppState {
     pub retention: crate::store::Retention,
     /// The newest record of every host (`/metrics/machines`).
     pub latest: crate::latest::Latest,
+    /// The open live streams, within their limits.
+    pub streams: std::sync::Arc<streams::limit::Streams>,
 }
 
 /// The whole application router.
 pub fn router(state: AppState, tokens: Tokens, cors: &Cors, ops: Ops) -> Router {
-    let (app, api) = routes(state.max_body, Arc::new(tokens));
+    let (app, api) = routes(state.max_body, Arc::new(tokens), state.streams.clone());
     let spec = openapi::Spec(openapi::finish(api).to_json().unwrap_or_default().into());
     let metrics = state.metrics.clone();
     let mut app = app
@@ -112,7 +114,11 @@ pub fn router(state: AppState, tokens: Tokens, cors: &Cors, ops: Ops) -> Router 
 }
 
 /// The routes and their description (without the ops routes: [`openapi::finish`] adds them).
-fn routes(max_body: usize, tokens: Arc<Tokens>) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+fn routes(
+    max_body: usize,
+    tokens: Arc<Tokens>,
+    streams: Arc<streams::limit::Streams>,
+) -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let alerting = alerting::routes(tokens.clone()); // thresholds, alerts, silences, compat thresholds
     let ingest = OpenApiRouter::new()
         .routes(routes!(ingest::batch))
@@ -126,7 +132,7 @@ fn routes(max_body: usize, tokens: Arc<Tokens>) -> (Router<AppState>, utoipa::op
         .routes(routes!(compat::inventory))
         .routes(routes!(queries::machine_metrics))
         .routes(routes!(queries::fleet))
-        .merge(streams::routes()); // live streams (SSE, WebSocket): read routes too
+        .merge(streams::routes(streams)); // live streams (SSE, WebSocket): read routes too
     let reads = auth::behind(reads, &tokens, auth::Token::Read);
     let docs = OpenApiRouter::new().routes(routes!(openapi::spec));
     // the dashboard's assets hold no data (its requests need the read token)
@@ -147,7 +153,8 @@ fn routes(max_body: usize, tokens: Arc<Tokens>) -> (Router<AppState>, utoipa::op
 
 /// The description of every route, as `GET /api/v1/openapi.json` serves it.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    openapi::finish(routes(0, Arc::new(Tokens::default())).1)
+    let streams = streams::limit::Streams::new(Default::default());
+    openapi::finish(routes(0, Arc::new(Tokens::default()), streams).1)
 }
 
 async fn no_route(req: Request) -> Error {

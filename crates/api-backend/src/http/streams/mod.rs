@@ -8,9 +8,11 @@
 //! - [`alerts`]: the two alert SSE endpoints; [`replay`]: paging stored events;
 //!   [`compat`]: the original system's alert payload.
 //! - [`records`]: the record SSE and the WebSocket.
+//! - [`limit`]: how many streams may be open, in total and per client.
 
 mod alerts;
 pub(super) mod compat; // also formats the compat threshold endpoints (http::compat_alerts)
+pub mod limit;
 mod records;
 mod replay;
 
@@ -36,13 +38,15 @@ pub mod paths {
     pub const ALL: [&str; 4] = [ALERTS, COMPAT_ALERTS, METRICS, WS_METRICS];
 }
 
-/// The stream routes; the caller puts them behind the read-token check.
-pub fn routes() -> OpenApiRouter<AppState> {
+/// The stream routes, within `streams`' limits; the caller puts them behind the read-token
+/// check.
+pub fn routes(streams: std::sync::Arc<limit::Streams>) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(alerts::native))
         .routes(routes!(alerts::compat))
         .routes(routes!(records::sse))
         .routes(routes!(records::ws))
+        .route_layer(axum::middleware::from_fn_with_state(streams, limit::guard))
 }
 
 /// Query parameters of the streams (others, such as `token`, are ignored).

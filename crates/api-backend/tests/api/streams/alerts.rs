@@ -241,3 +241,39 @@ async fn with_samples_the_alert_stream_also_carries_that_machines_new_records_wi
     let record = resumed.next_event().await.expect("h1's next record");
     assert_eq!(record.json()["record_id"], "r2");
 }
+
+#[tokio::test]
+async fn streams_beyond_their_limits_get_429_with_the_reason_and_are_counted() {
+    use api_backend::http::streams::limit::StreamSettings;
+    let s = Served::start_with(HubSettings::default(), |c| {
+        c.streams = StreamSettings { max: 10, per_client: 2 };
+    })
+    .await;
+    let first = s.sse("/api/v1/alerts/stream", None).await;
+    let _second = s.sse("/api/v1/alerts/stream", None).await;
+    let refused = s.http.get(s.url("/api/v1/alerts/stream")).send().await.unwrap();
+    assert_eq!(refused.status(), 429);
+    assert!(refused.headers().contains_key("retry-after"));
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["error"], "limit_reached");
+    assert!(
+        body["detail"].as_str().unwrap().contains("STREAMS_MAX_PER_CLIENT 2"),
+        "{body}"
+    );
+    assert_eq!(
+        s.metric("api_limit_refusals_total{limit=\"streams_per_client\"}").await,
+        Some(1.0)
+    );
+    // a closed stream frees its place
+    drop(first);
+    let mut reopened = None;
+    for _ in 0..50 {
+        let r = s.http.get(s.url("/api/v1/alerts/stream")).send().await.unwrap();
+        if r.status() == 200 {
+            reopened = Some(r);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(reopened.is_some(), "the closed stream's place was not freed");
+}
