@@ -6,6 +6,10 @@
 #                                     # host.cpu_percent above 70 / clear 60, for 0 s; the
 #                                     # alert-latency client takes (arrival − sample time) for every
 #                                     # firing event; p50/p99/max + consumer lag / stored vs produced
+#   scripts/bench-alerts.sh soak      # as latency, for BENCH_SOAK_MINUTES (30) in windows of
+#                                     # BENCH_WINDOW_SECS (300): per window the alert latency
+#                                     # p50/p99/max, backend and consumer RSS at its end, consumer
+#                                     # lag mean/max, stored vs produced records/s
 #   scripts/bench-alerts.sh fanout    # api-backend alone; 5,000 concurrent SSE clients on
 #                                     # /api/v1/alerts/stream, one ingested record crossing a rule;
 #                                     # trigger → receipt p50/p99/max, received count, backend RSS
@@ -16,7 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODE=${1:-}
-case "$MODE" in latency | fanout) ;; *) echo "usage: $0 latency|fanout" >&2; exit 2 ;; esac
+case "$MODE" in latency | soak | fanout) ;; *) echo "usage: $0 latency|soak|fanout" >&2; exit 2 ;; esac
 HOSTS=${BENCH_HOSTS:-2000}
 CONTAINERS=${BENCH_CONTAINERS:-10}
 INCIDENTS=${BENCH_INCIDENTS:-500}
@@ -56,6 +60,7 @@ fi
 new_topic "$TOPIC"
 start_consumer "$TOPIC" 18004 18000 BATCH_MAX_RECORDS="${BENCH_BATCH_MAX_RECORDS:-1000}" \
     MAX_IN_FLIGHT_BATCHES="${BENCH_MAX_IN_FLIGHT:-2}"
+CONSUMER_PID=${BENCH_PIDS[-1]}
 # Production producer settings (librdkafka batching), as in bench-ingest.sh. Unbounded: stopped
 # by the cleanup.
 bg env BOOTSTRAP_SERVER="$SRMON_TEST_BOOTSTRAP" KAFKA_TOPIC_NAME="$TOPIC" COLLECTOR_LISTEN=127.0.0.1:18001 RUST_LOG=warn \
@@ -71,6 +76,35 @@ for _ in $(seq 120); do [ "$(count)" -gt 0 ] && break; sleep 0.5; done
 [ "$(count)" -gt 0 ] || { echo "nothing stored after 60 s" >&2; exit 1; }
 sleep 10
 echo "warm: stored $(count), consumer lag $(lag)" >&2
+
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+if [ "$MODE" = soak ]; then
+    MINUTES=${BENCH_SOAK_MINUTES:-30}
+    WINDOW=${BENCH_WINDOW_SECS:-300}
+    consumer_pid=$CONSUMER_PID
+    echo "soak: $HOSTS hosts x $CONTAINERS containers for $MINUTES min, windows of $WINDOW s" >&2
+    printf '%-6s %8s %8s %8s %9s %14s %14s %14s %16s\n' window incidents p50 p99 max "backend RSS" "consumer RSS" "lag mean/max" "produced/stored"
+    windows=$(( MINUTES * 60 / WINDOW ))
+    for w in $(seq "$windows"); do
+        lag_loop() { while :; do echo "$(date +%s) $(lag)"; sleep 5; done; }
+        bg lag_loop >"$WORK/lag-$w.txt"
+        sampler=$!
+        p0=$(produced); s0=$(count); t0=$(date +%s.%N)
+        timeout $((WINDOW + 30)) "$BIN/alert-latency" --url "$API/api/v1/alerts/stream" --rule-id "$RULE_ID" \
+            --count 1000000 --timeout-secs "$WINDOW" >"$WORK/latency-$w.txt" 2>&1 || true
+        t1=$(date +%s.%N); p1=$(produced); s1=$(count)
+        kill "$sampler" 2>/dev/null || true
+        read -r n p50 p99 mx < <(awk '/^firing_incidents/ {n=$2} /^latency_p50_s/ {a=$2} /^latency_p99_s/ {b=$2} /^latency_max_s/ {c=$2} END {print n+0, (a == "" ? "-" : a), (b == "" ? "-" : b), (c == "" ? "-" : c)}' "$WORK/latency-$w.txt")
+        lagstat=$(awk '{n++; s += $2; if ($2 > m) m = $2} END {if (n) printf "%.0f/%d", s / n, m}' "$WORK/lag-$w.txt")
+        rates=$(awk -v p0="$p0" -v p1="$p1" -v s0="$s0" -v s1="$s1" -v t0="$t0" -v t1="$t1" 'BEGIN {d = t1 - t0; printf "%.0f/%.0f", (p1 - p0) / d, (s1 - s0) / d}')
+        printf '%-6s %8s %8s %8s %9s %11.1f MB %11.1f MB %14s %16s\n' "$w" "$n" "$p50" "$p99" "$mx" \
+            "$(awk -v k="$(rss_kb "$backend")" 'BEGIN {print k / 1024}')" \
+            "$(awk -v k="$(rss_kb "$consumer_pid")" 'BEGIN {print k / 1024}')" "$lagstat" "$rates"
+        cat "$WORK/latency-$w.txt" >&2
+    done
+    exit 0
+fi
 
 # Sample the consumer lag every second while the client measures.
 lag_loop() { for _ in $(seq 600); do echo "$(date +%s) $(lag)"; sleep 1; done; }
