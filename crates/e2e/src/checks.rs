@@ -24,14 +24,7 @@ pub async fn exactly_once(stack: &Stack, records: i64) {
         Duration::from_secs(120),
     )
     .await;
-    let produced_samples: HashSet<(String, i64)> = produced
-        .iter()
-        .map(|r| {
-            let v: serde_json::Value = serde_json::from_slice(&r.value).unwrap();
-            let at = common::timefmt::parse(v["sampled_at"].as_str().unwrap()).unwrap();
-            (v["host_id"].as_str().unwrap().to_owned(), at.timestamp_millis())
-        })
-        .collect();
+    let produced_samples: HashSet<(String, i64)> = produced.iter().map(|r| r.sample()).collect();
     assert_eq!(produced.len() as i64, records, "records in the topic");
     assert_eq!(produced_samples.len() as i64, records, "distinct samples produced");
     let stored = crate::stored::samples(&stack.db.pool).await;

@@ -62,6 +62,16 @@ pub struct ReadRecord {
 }
 
 impl ReadRecord {
+    /// The (host id, sample time in ms) of a v1 record's value.
+    pub fn sample(&self) -> (String, i64) {
+        let v: serde_json::Value = serde_json::from_slice(&self.value).expect("a JSON record");
+        let at = common::timefmt::parse(v["sampled_at"].as_str().expect("sampled_at")).expect("an RFC 3339 time");
+        (
+            v["host_id"].as_str().expect("host_id").to_owned(),
+            at.timestamp_millis(),
+        )
+    }
+
     pub fn header(&self, key: &str) -> Option<&str> {
         self.headers.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }

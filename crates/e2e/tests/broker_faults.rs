@@ -169,11 +169,7 @@ async fn topic_samples(stack: &Stack, want: usize) -> Vec<(String, i64)> {
     e2e::kafka::read_topic(&stack.services.bootstrap, &stack.topic, want, Duration::from_secs(60))
         .await
         .iter()
-        .map(|r| {
-            let v: serde_json::Value = serde_json::from_slice(&r.value).unwrap();
-            let at = common::timefmt::parse(v["sampled_at"].as_str().unwrap()).unwrap();
-            (v["host_id"].as_str().unwrap().to_owned(), at.timestamp_millis())
-        })
+        .map(|r| r.sample())
         .collect()
 }
 

@@ -23,15 +23,7 @@ impl Alerting {
             .into_silence(Utc::now())
             .map_err(|e| Error::InvalidRule(e.to_string()))?;
         let _change = self.inner.changes.lock().await;
-        let now = Utc::now();
-        let current = self
-            .inner
-            .store
-            .silences()
-            .await?
-            .iter()
-            .filter(|s| s.ends_at > now)
-            .count();
+        let current = self.unended_silences().await?.len();
         if current >= MAX_SILENCES {
             return Err(Error::LimitReached {
                 limit: "silences",
@@ -54,17 +46,17 @@ impl Alerting {
         self.refresh_silences().await
     }
 
+    /// The stored silences that have not ended.
+    async fn unended_silences(&self) -> Result<Vec<Silence>> {
+        let now = Utc::now();
+        let mut silences = self.inner.store.silences().await?;
+        silences.retain(|s| s.ends_at > now);
+        Ok(silences)
+    }
+
     /// Hands the silences not yet ended to the notifier.
     pub(super) async fn refresh_silences(&self) -> Result<()> {
-        let now = Utc::now();
-        let current = self
-            .inner
-            .store
-            .silences()
-            .await?
-            .into_iter()
-            .filter(|s| s.ends_at > now)
-            .collect();
+        let current = self.unended_silences().await?;
         self.inner.notifier.set_silences(current);
         Ok(())
     }
