@@ -151,21 +151,20 @@ impl IntoResponse for Error {
             error: code.to_owned(),
             detail: self.detail(),
         });
-        match self {
-            Error::LimitReached { limit, .. } => {
-                let mut response = (status, body).into_response();
-                response.extensions_mut().insert(LimitHit(limit));
-                response
-            }
-            Error::Busy { limit, .. } => {
-                let mut response = (status, [(header::RETRY_AFTER, "5")], body).into_response();
-                response.extensions_mut().insert(LimitHit(limit));
-                response
-            }
+        let limit = match &self {
+            Error::LimitReached { limit, .. } | Error::Busy { limit, .. } => Some(LimitHit(limit)),
+            _ => None,
+        };
+        let mut response = match self {
             Error::Unauthorized(_) => (status, [(header::WWW_AUTHENTICATE, "Bearer")], body).into_response(),
-            Error::Unavailable(_) => (status, [(header::RETRY_AFTER, "5")], body).into_response(),
+            Error::Unavailable(_) | Error::Busy { .. } => (status, [(header::RETRY_AFTER, "5")], body).into_response(),
             _ => (status, body).into_response(),
+        };
+        // counted by the request tracker
+        if let Some(hit) = limit {
+            response.extensions_mut().insert(hit);
         }
+        response
     }
 }
 

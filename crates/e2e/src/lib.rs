@@ -17,6 +17,6 @@ pub mod sse;
 pub mod stored;
 pub mod wait;
 
-pub use procs::{free_port, Pipeline, Proc, Stack};
+pub use procs::{free_port, metric_value, Pipeline, Proc, Stack};
 pub use services::{scratch, Services, TestDb};
 pub use wait::wait_until;

@@ -21,6 +21,23 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// The value of the metric line `name` (with or without labels) in an exposition; 0 when absent.
+pub fn metric_value(metrics: &str, name: &str) -> f64 {
+    metrics
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| {
+            let rest = l.strip_prefix(name)?;
+            let rest = if rest.starts_with('{') {
+                &rest[rest.find('}')? + 1..]
+            } else {
+                rest
+            };
+            rest.strip_prefix(' ')?.trim().parse().ok()
+        })
+        .unwrap_or(0.0)
+}
+
 /// A running binary. Killed on drop; on a failing test its log tail is printed.
 pub struct Proc {
     pub name: String,
@@ -298,6 +315,28 @@ impl Stack {
             ("COLLECTOR_LISTEN", format!("127.0.0.1:{port}")),
             ("DOCKER_HOST", self.services.docker_host.clone()),
         ]
+    }
+
+    /// `collector simulate` producing to this test's topic: `hosts` hosts with one container
+    /// each, a record every 100 ms per host, `records` in all; `extra` settings on top.
+    pub fn simulate(&self, port: u16, records: i64, hosts: u32, seed: u64, extra: &[(&'static str, String)]) -> Proc {
+        let mut env = self.collector_env(port);
+        env.extend(extra.iter().cloned());
+        let (records, hosts, seed) = (records.to_string(), hosts.to_string(), seed.to_string());
+        let args = [
+            "simulate",
+            "--hosts",
+            &hosts,
+            "--containers",
+            "1",
+            "--interval",
+            "100ms",
+            "--records",
+            &records,
+            "--seed",
+            &seed,
+        ];
+        Proc::spawn("simulate", "collector", &args, &env, &self.log_dir)
     }
 
     /// Waits until `url` answers `status`.

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use e2e::broker::OwnBroker;
-use e2e::{checks, free_port, wait_until, Proc, Stack};
+use e2e::{checks, free_port, metric_value as value, wait_until, Proc, Stack};
 
 /// One at a time: each runs the whole pipeline on two cores.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -22,23 +22,6 @@ fn outage() -> Duration {
             .and_then(|s| s.parse().ok())
             .unwrap_or(30),
     )
-}
-
-/// The value of a metric line `name` (with or without labels) in an exposition.
-fn value(metrics: &str, name: &str) -> f64 {
-    metrics
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .find_map(|l| {
-            let rest = l.strip_prefix(name)?;
-            let rest = if rest.starts_with('{') {
-                &rest[rest.find('}')? + 1..]
-            } else {
-                rest
-            };
-            rest.strip_prefix(' ')?.trim().parse().ok()
-        })
-        .unwrap_or(0.0)
 }
 
 /// A collector in its real mode (this machine's /proc and the Docker-API engine) at 100 ms
@@ -141,27 +124,7 @@ async fn a_collector_cut_off_from_the_broker_queues_within_its_bound_counts_the_
 
 /// `collector simulate`: 20 hosts named `prefix-…`, a record every 100 ms each, `records` in all.
 fn simulate(stack: &Stack, port: u16, records: i64, prefix: &str, seed: u64) -> Proc {
-    let mut env = stack.collector_env(port);
-    env.push(("SIMULATE_HOST_PREFIX", prefix.to_owned()));
-    Proc::spawn(
-        &format!("simulate-{prefix}"),
-        "collector",
-        &[
-            "simulate",
-            "--hosts",
-            "20",
-            "--containers",
-            "1",
-            "--interval",
-            "100ms",
-            "--records",
-            &records.to_string(),
-            "--seed",
-            &seed.to_string(),
-        ],
-        &env,
-        &stack.log_dir,
-    )
+    stack.simulate(port, records, 20, seed, &[("SIMULATE_HOST_PREFIX", prefix.to_owned())])
 }
 
 /// The (host, sample time) of every record in the stack's topic.

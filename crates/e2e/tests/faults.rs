@@ -20,25 +20,7 @@ fn simulate(stack: &Stack, port: u16, records: i64) -> Proc {
 
 /// `hosts` simulated hosts, one container each, a record every 100 ms per host.
 fn simulate_hosts(stack: &Stack, port: u16, records: i64, hosts: u32, seed: u64) -> Proc {
-    Proc::spawn(
-        "simulate",
-        "collector",
-        &[
-            "simulate",
-            "--hosts",
-            &hosts.to_string(),
-            "--containers",
-            "1",
-            "--interval",
-            "100ms",
-            "--records",
-            &records.to_string(),
-            "--seed",
-            &seed.to_string(),
-        ],
-        &stack.collector_env(port),
-        &stack.log_dir,
-    )
+    stack.simulate(port, records, hosts, seed, &[])
 }
 
 /// Waits for the simulation to end and every record to be stored, then runs every check.
@@ -181,11 +163,7 @@ async fn a_flapping_network_between_consumer_and_backend_loses_and_doubles_nothi
         tokio::time::sleep(Duration::from_millis(rng.random_range(200..1_500))).await;
     }
     let metrics = stack.metrics_text(cport).await;
-    let retries = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("consumer_forward_retries_total "))
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .unwrap_or(0.0);
+    let retries = e2e::metric_value(&metrics, "consumer_forward_retries_total");
     assert!(retries > 0.0, "the flapping made the consumer retry: {metrics}");
     eprintln!("{retries} ingest requests retried through the flapping");
     finish_and_check(&stack, &mut sim, api, RECORDS).await;
@@ -223,12 +201,7 @@ async fn a_consumer_killed_with_the_default_group_settings_gets_its_partitions_b
     })
     .await;
     let consuming = started.elapsed();
-    let value = |metrics: &str, name: &str| {
-        metrics
-            .lines()
-            .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse::<f64>().ok()))
-            .unwrap_or(0.0)
-    };
+    let value = e2e::metric_value;
     let metrics = wait_until(Duration::from_secs(30), "the assignment gauge to show 3", || async {
         let m = stack.metrics_text(cport).await;
         (value(&m, "consumer_assigned_partitions ") == 3.0).then_some(m)
@@ -249,15 +222,6 @@ async fn a_consumer_killed_with_the_default_group_settings_gets_its_partitions_b
     checks::replay_equals_store(&stack, api).await;
     drop((backend, restarted));
     stack.db.drop_db().await;
-}
-
-/// The backend's counter of batches refused for unavailable storage.
-fn unavailable_batches(metrics: &str) -> f64 {
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("api_ingest_unavailable_total "))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0.0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -286,7 +250,7 @@ async fn mysql_out_of_disk_space_acknowledges_nothing_unstored_and_resumes_once_
     // the backend refuses what it cannot store (503, retried by the consumer), and says so
     let metrics = wait_until(Duration::from_secs(60), "ingest to refuse batches", || async {
         let m = stack.metrics_text(api).await;
-        (unavailable_batches(&m) > 0.0).then_some(m)
+        (e2e::metric_value(&m, "api_ingest_unavailable_total") > 0.0).then_some(m)
     })
     .await;
     let full_at = stored().await;
@@ -294,7 +258,7 @@ async fn mysql_out_of_disk_space_acknowledges_nothing_unstored_and_resumes_once_
     let during = stored().await;
     eprintln!(
         "{} batches refused while full; {} records stored meanwhile",
-        unavailable_batches(&metrics),
+        e2e::metric_value(&metrics, "api_ingest_unavailable_total"),
         during - full_at
     );
     assert!(during < RECORDS, "the disk stayed full while records were still coming");
