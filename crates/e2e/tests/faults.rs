@@ -204,13 +204,13 @@ async fn a_consumer_killed_with_the_default_group_settings_gets_its_partitions_b
     let value = e2e::metric_value;
     let metrics = wait_until(Duration::from_secs(30), "the assignment gauge to show 3", || async {
         let m = stack.metrics_text(cport).await;
-        (value(&m, "consumer_assigned_partitions ") == 3.0).then_some(m)
+        (value(&m, "consumer_assigned_partitions") == 3.0).then_some(m)
     })
     .await;
     eprintln!(
         "consuming again {:.0}s after the kill (rejoins: {})",
         consuming.as_secs_f64(),
-        value(&metrics, "consumer_rejoins_total ")
+        value(&metrics, "consumer_rejoins_total")
     );
     assert!(sim.wait_exit(Duration::from_secs(300)).success(), "simulate exits 0");
     wait_until(Duration::from_secs(300), "all records to be stored", || async {
