@@ -112,6 +112,8 @@ pub enum RuleError {
     },
     #[error("the scope {scope} needs a non-empty {what}")]
     EmptyScope { scope: &'static str, what: &'static str },
+    #[error("the scope's {what} must be at most {max} bytes")]
+    ScopeTooLong { what: &'static str, max: usize },
     #[error("unknown scope kind {0:?}; known: all_hosts, all_containers, machine, container_name")]
     UnknownScope(String),
 }

@@ -92,6 +92,17 @@ impl Scope {
                 scope: "container_name",
                 what: "name pattern",
             }),
+            // as long as the ids and names records may carry, no longer
+            Scope::Machine { id } if id.len() > common::validate::MAX_ID_LEN => Err(RuleError::ScopeTooLong {
+                what: "machine id",
+                max: common::validate::MAX_ID_LEN,
+            }),
+            Scope::ContainerName { pattern } if pattern.len() > common::validate::MAX_NAME_LEN => {
+                Err(RuleError::ScopeTooLong {
+                    what: "name pattern",
+                    max: common::validate::MAX_NAME_LEN,
+                })
+            }
             _ => Ok(()),
         }
     }

@@ -183,6 +183,7 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<()> {
     let listener = common::ops::bind(config.listen).await?.into_std()?;
     let mut registry = Registry::default();
     let metrics = Metrics::register(&mut registry);
+    let conns = common::server::Connections::register(&mut registry);
     let readiness = Readiness::new();
     // Not ready while the interim server answers: it has only the ops routes, so a client that
     // saw "ready" from it would get 404 from the API until the real router serves.
@@ -195,7 +196,7 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<()> {
             readiness: readiness.clone(),
         });
         let listener = tokio::net::TcpListener::from_std(listener.try_clone()?)?;
-        tokio::spawn(common::ops::serve_on(listener, router, interim_shutdown))
+        tokio::spawn(common::ops::serve_on(listener, router, interim_shutdown, conns.clone()))
     };
     let built = build_with(&config, &shutdown, registry, metrics, readiness, Hub::default()).await;
     interim_stop.fire();
@@ -205,6 +206,7 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<()> {
         tokio::net::TcpListener::from_std(listener)?,
         app.router,
         shutdown.clone(),
+        conns,
     );
     app.readiness.set(SERVING_CHECK, true, "serving the API");
     let grace = async {

@@ -34,7 +34,8 @@ pub async fn run(cli: Cli) -> Result<()> {
 
 /// [`run`] with an explicit shutdown signal (tests fire it themselves).
 pub async fn run_with(cli: Cli, trigger: Trigger, shutdown: Shutdown) -> Result<()> {
-    let (metrics, registry) = Metrics::new();
+    let (metrics, mut registry) = Metrics::new();
+    let conns = common::server::Connections::register(&mut registry);
     let readiness = Readiness::new();
     let simulate = matches!(cli.command, Some(Command::Simulate(_)));
 
@@ -64,7 +65,7 @@ pub async fn run_with(cli: Cli, trigger: Trigger, shutdown: Shutdown) -> Result<
     let server = tokio::spawn({
         let (addr, shutdown, trigger) = (cli.output.listen, shutdown.clone(), trigger.clone());
         async move {
-            let result = serve(addr, router(ops), shutdown).await;
+            let result = serve(addr, router(ops), shutdown, conns).await;
             if result.is_err() {
                 trigger.fire(); // no ops surface, no run: stop the rest too
             }

@@ -1,7 +1,8 @@
 //! Shared pieces of the monitoring pipeline: the Kafka wire format (v1) with its validation, the
 //! original system's record format (`compat`),
 //! configuration helpers (required settings, `KAFKA_*` pass-through, durations), and the small
-//! operational HTTP surface (`/health/*`, `/metrics`) every binary serves, shutdown and
+//! operational HTTP surface (`/health/*`, `/metrics`) every binary serves and the server loop
+//! with its connection limits, shutdown and
 //! supervised background tasks, and the one retry backoff.
 
 pub mod backoff;
@@ -10,6 +11,8 @@ pub mod compat;
 pub mod config;
 #[cfg(feature = "runtime")]
 pub mod ops;
+#[cfg(feature = "runtime")]
+pub mod server;
 #[cfg(feature = "runtime")]
 pub mod shutdown;
 #[cfg(feature = "runtime")]

@@ -14,6 +14,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use prometheus_client::registry::Registry;
 
+use crate::server::Connections;
 use crate::shutdown::Shutdown;
 
 /// Named readiness checks, each either passing or failing with a detail.
@@ -185,20 +186,29 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> 
         .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))
 }
 
-/// Serves `router` on a bound listener until `shutdown` fires.
-pub async fn serve_on(listener: tokio::net::TcpListener, router: Router, shutdown: Shutdown) -> std::io::Result<()> {
+/// Serves `router` on a bound listener until `shutdown` fires, within the connection limits of
+/// [`crate::server`], counting refusals in `conns`.
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: Shutdown,
+    conns: Arc<Connections>,
+) -> std::io::Result<()> {
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "listening");
     }
-    // the peer address reaches handlers as ConnectInfo (per-client limits)
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async move { shutdown.wait().await })
-        .await
+    crate::server::serve(listener, router, shutdown, conns).await;
+    Ok(())
 }
 
 /// Binds `addr` (a start-up error names it) and serves `router` until `shutdown` fires.
-pub async fn serve(addr: SocketAddr, router: Router, shutdown: Shutdown) -> std::io::Result<()> {
-    serve_on(bind(addr).await?, router, shutdown).await
+pub async fn serve(
+    addr: SocketAddr,
+    router: Router,
+    shutdown: Shutdown,
+    conns: Arc<Connections>,
+) -> std::io::Result<()> {
+    serve_on(bind(addr).await?, router, shutdown, conns).await
 }
 
 /// Logs to stderr; `RUST_LOG` filters (default `info`).

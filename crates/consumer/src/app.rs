@@ -33,6 +33,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 pub async fn run_until(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
     let mut registry = Registry::default();
     let metrics = Metrics::register(&mut registry);
+    let conns = common::server::Connections::register(&mut registry);
     let readiness = Readiness::new();
     let listener = ops::bind(config.listen).await?;
     let server = tokio::spawn(ops::serve_on(
@@ -42,6 +43,7 @@ pub async fn run_until(config: Config, shutdown: Shutdown) -> anyhow::Result<()>
             readiness: readiness.clone(),
         }),
         shutdown.clone(),
+        conns,
     ));
 
     let consumer = Arc::new(source::create(&config, readiness.clone(), metrics.clone()).context("kafka consumer")?);

@@ -8,25 +8,60 @@ use common::ops::Readiness;
 use common::shutdown::Shutdown;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
-use rdkafka::error::KafkaResult;
+use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::message::Message as _;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::batch::{Batch, Message};
 use crate::config::{BatchLimits, Config};
 use crate::metrics::Metrics;
 
-/// Logs rebalances and keeps readiness and the assignment gauge current.
+/// Logs rebalances and keeps readiness and the assignment gauge current; wakes the group
+/// watcher when the connection to the brokers fails (a broker restarting).
 pub struct GroupContext {
     readiness: Arc<Readiness>,
     metrics: Arc<Metrics>,
+    broker_trouble: Arc<Notify>,
+    /// Partitions held, as the last rebalance left them (librdkafka's own `assignment()` asks
+    /// its group thread and waits without a bound: it hung with a broker restarting).
+    assigned: std::sync::atomic::AtomicUsize,
 }
 
-impl ClientContext for GroupContext {}
+impl ClientContext for GroupContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::error!("librdkafka: {error}: {reason}");
+        if matches!(
+            error.rdkafka_error_code(),
+            Some(RDKafkaErrorCode::AllBrokersDown | RDKafkaErrorCode::BrokerTransportFailure)
+        ) {
+            self.broker_trouble.notify_one();
+        }
+    }
+}
+
+impl GroupContext {
+    /// Notified when the connection to the brokers fails.
+    pub fn broker_trouble(&self) -> Arc<Notify> {
+        self.broker_trouble.clone()
+    }
+
+    /// Partitions this member holds.
+    pub fn assigned(&self) -> usize {
+        self.assigned.load(std::sync::atomic::Ordering::Acquire)
+    }
+}
 
 impl ConsumerContext for GroupContext {
-    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        // the eager protocol: an assignment replaces the whole set, a revocation empties it
+        let assigned = match rebalance {
+            Rebalance::Assign(tpl) => tpl.count(),
+            Rebalance::Revoke(_) => 0,
+            Rebalance::Error(_) => self.assigned(),
+        };
+        self.assigned.store(assigned, std::sync::atomic::Ordering::Release);
         match rebalance {
             Rebalance::Assign(tpl) => {
                 let parts: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
@@ -40,7 +75,6 @@ impl ConsumerContext for GroupContext {
             Rebalance::Revoke(tpl) => tracing::info!(partitions = tpl.count(), "partitions revoked"),
             Rebalance::Error(e) => tracing::warn!(error = %e, "rebalance error"),
         }
-        let assigned = consumer.assignment().map(|a| a.count()).unwrap_or(0);
         self.metrics.assigned_partitions.set(assigned as i64);
     }
 }
@@ -66,7 +100,13 @@ pub fn create(config: &Config, readiness: Arc<Readiness>, metrics: Arc<Metrics>)
         cc.set(k, v);
     }
     readiness.set("kafka", false, "joining the consumer group");
-    let consumer: GroupConsumer = cc.create_with_context(GroupContext { readiness, metrics })?;
+    let context = GroupContext {
+        readiness,
+        metrics,
+        broker_trouble: Arc::new(Notify::new()),
+        assigned: Default::default(),
+    };
+    let consumer: GroupConsumer = cc.create_with_context(context)?;
     consumer.subscribe(&[config.topic.as_str()])?;
     Ok(consumer)
 }
@@ -134,6 +174,11 @@ pub fn commit(
 
 /// How often the lag and the assignment are measured.
 pub const GROUP_CHECK_EVERY: Duration = Duration::from_secs(10);
+/// After the connection to the brokers failed, measurements come this often ...
+pub const TROUBLE_CHECK_EVERY: Duration = Duration::from_secs(1);
+/// ... this many times: a broker that comes back empty must be noticed before its new log
+/// regrows to this member's position.
+pub const TROUBLE_CHECKS: u32 = 120;
 /// How long a member that holds no partition may see the group's committed offsets stand
 /// still while the topic has records waiting before it says so and rejoins.
 pub const STALL_AFTER: Duration = Duration::from_secs(30);
@@ -158,16 +203,33 @@ pub struct PartitionEnd {
     pub high: i64,
     /// This member's position, where it holds the partition and has one.
     pub position: Option<i64>,
+    /// The group's committed offset as the broker reports it.
+    pub committed: GroupOffset,
 }
 
-/// Notices a partition log that went backwards: its end below an end seen before, or below
-/// this member's position. A broker that restarted without its data (or lost records to an
-/// unclean leader change) does that, and a consumer that keeps its position would skip the new
-/// log's records up to it, or wait for them forever: it must read the partition from its start
-/// (the backend drops what it already stored).
+/// A group's committed offset for one partition, as far as the broker could tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupOffset {
+    /// The broker did not answer for it.
+    Unknown,
+    /// Nothing committed.
+    Nothing,
+    At(i64),
+}
+
+/// Notices a partition log that went backwards: its end below an end seen before, the group's
+/// committed offset gone or below one seen before, or this member's position beyond the end on
+/// two measurements running without moving (a broker's reported end can trail the records it
+/// already served, so one position beyond it means nothing). A broker that restarted without
+/// its data (or lost records to an unclean leader change) does that, and a consumer that keeps
+/// its position would skip the new log's records up to it, or wait for them forever: it must
+/// read the partition from its start (the backend drops what it already stored).
 #[derive(Debug, Default)]
 pub struct LogEnds {
     highest: std::collections::HashMap<i32, i64>,
+    committed: std::collections::HashMap<i32, i64>,
+    /// The position last seen beyond the end, per partition.
+    beyond: std::collections::HashMap<i32, i64>,
 }
 
 impl LogEnds {
@@ -176,9 +238,20 @@ impl LogEnds {
         let mut out = Vec::new();
         for e in ends {
             let before = self.highest.insert(e.partition, e.high);
+            let (committed_before, commit_now) = match e.committed {
+                GroupOffset::At(c) => (self.committed.insert(e.partition, c), Some(c)),
+                GroupOffset::Nothing => (self.committed.remove(&e.partition), None),
+                GroupOffset::Unknown => (None, None), // nothing to compare: the reference stays
+            };
+            let beyond_before = self.beyond.remove(&e.partition);
             let Some(at) = e.position else { continue };
-            if at > e.high || before.is_some_and(|h| e.high < h) {
+            let end_fell = before.is_some_and(|h| e.high < h);
+            let commit_lost = committed_before.is_some_and(|c| commit_now.is_none_or(|now| now < c));
+            let stuck_beyond = at > e.high && beyond_before == Some(at);
+            if end_fell || commit_lost || stuck_beyond {
                 out.push(e.partition);
+            } else if at > e.high {
+                self.beyond.insert(e.partition, at);
             }
         }
         out
@@ -235,9 +308,20 @@ pub async fn watch_group(
 ) {
     let mut check = StallCheck::default();
     let mut log_ends = LogEnds::default();
+    let trouble = consumer.context().broker_trouble();
+    let mut quick = 0u32;
     loop {
+        let wait = if quick > 0 {
+            TROUBLE_CHECK_EVERY.min(every)
+        } else {
+            every
+        };
         tokio::select! {
-            _ = tokio::time::sleep(every) => {}
+            _ = tokio::time::sleep(wait) => quick = quick.saturating_sub(1),
+            _ = trouble.notified() => {
+                quick = TROUBLE_CHECKS;
+                continue;
+            }
             _ = shutdown.wait() => return,
         }
         let (c, t) = (consumer.clone(), topic.clone());
@@ -249,8 +333,7 @@ pub async fn watch_group(
             }
             Err(_) => continue,
         };
-        metrics.lag_records.set(view.lag);
-        metrics.assigned_partitions.set(view.assigned as i64);
+        tracing::debug!(?view, ?ends, "group measured");
         for partition in log_ends.rewound(&ends) {
             let end = ends.iter().find(|e| e.partition == partition).copied();
             tracing::warn!(
@@ -268,6 +351,9 @@ pub async fn watch_group(
                 tracing::warn!(error = %e, partition, "seeking to the partition's start failed; trying again later");
             }
         }
+        let Some(view) = view else { continue };
+        metrics.lag_records.set(view.lag);
+        metrics.assigned_partitions.set(view.assigned as i64);
         let was_stalled = check.stalled;
         if check.observe(view, Instant::now(), stall_after) {
             let reason = format!(
@@ -302,10 +388,11 @@ pub async fn watch_group(
 }
 
 /// Measures the topic: assignment, lag over every partition, the group's committed offsets,
-/// and each partition's end.
-fn view(c: &GroupConsumer, topic: &str) -> KafkaResult<(GroupView, Vec<PartitionEnd>)> {
+/// and each partition's end. The group view is `None` when the group's offsets could not be
+/// read (no coordinator: a broker restarting); the ends are still measured, they do not need
+/// it.
+fn view(c: &GroupConsumer, topic: &str) -> KafkaResult<(Option<GroupView>, Vec<PartitionEnd>)> {
     const TIMEOUT: Duration = Duration::from_secs(2);
-    let assignment = c.assignment()?;
     let position = c.position()?;
     let metadata = c.fetch_metadata(Some(topic), TIMEOUT)?;
     let mut all = TopicPartitionList::new();
@@ -317,32 +404,49 @@ fn view(c: &GroupConsumer, topic: &str) -> KafkaResult<(GroupView, Vec<Partition
     {
         all.add_partition(topic, p.id());
     }
-    let committed = c.committed_offsets(all, TIMEOUT)?;
+    let committed = match c.committed_offsets(all.clone(), TIMEOUT) {
+        Ok(tpl) => Some(tpl),
+        Err(e) => {
+            tracing::debug!(error = %e, "the group's committed offsets could not be read");
+            None
+        }
+    };
     let mut view = GroupView {
-        assigned: assignment.count(),
+        assigned: c.context().assigned(),
         lag: 0,
         committed: 0,
     };
     let mut ends = Vec::new();
-    for e in committed.elements() {
-        let (low, high) = c.fetch_watermarks(topic, e.partition(), TIMEOUT)?;
-        let committed = match e.offset() {
-            Offset::Offset(n) => n,
-            _ => low, // nothing committed yet: consumption starts at the earliest record
+    for e in all.elements() {
+        let partition = e.partition();
+        let (low, high) = c.fetch_watermarks(topic, partition, TIMEOUT)?;
+        let group_offset = match committed.as_ref().and_then(|t| t.find_partition(topic, partition)) {
+            None => GroupOffset::Unknown,
+            Some(p) if p.error().is_err() => GroupOffset::Unknown,
+            Some(p) => match p.offset() {
+                Offset::Offset(n) => GroupOffset::At(n),
+                _ => GroupOffset::Nothing,
+            },
+        };
+        // nothing committed yet: consumption starts at the earliest record
+        let committed = match group_offset {
+            GroupOffset::At(n) => n,
+            _ => low,
         };
         view.committed += committed;
-        let held = match position.find_partition(topic, e.partition()).map(|p| p.offset()) {
+        let held = match position.find_partition(topic, partition).map(|p| p.offset()) {
             Some(Offset::Offset(n)) => Some(n),
             _ => None,
         };
         view.lag += (high - held.unwrap_or(committed)).max(0);
         ends.push(PartitionEnd {
-            partition: e.partition(),
+            partition,
             high,
             position: held,
+            committed: group_offset,
         });
     }
-    Ok((view, ends))
+    Ok((committed.is_some().then_some(view), ends))
 }
 
 #[cfg(test)]
@@ -363,6 +467,7 @@ mod tests {
             partition,
             high,
             position,
+            committed: GroupOffset::Unknown,
         };
         let mut ends = LogEnds::default();
         assert!(ends.rewound(&[end(0, 4000, Some(4000)), end(1, 10, None)]).is_empty());
@@ -370,11 +475,53 @@ mod tests {
         assert!(ends.rewound(&[end(0, 4100, Some(4050)), end(1, 20, None)]).is_empty());
         // the broker came back empty: partition 0's end fell below what was seen
         assert_eq!(ends.rewound(&[end(0, 30, Some(4100)), end(1, 0, None)]), [0]);
-        // a position beyond the end is caught even without an earlier end (a fresh watcher)
-        let mut fresh = LogEnds::default();
-        assert_eq!(fresh.rewound(&[end(2, 5, Some(900))]), [2]);
         // once read again from the start, the new log is the reference
         assert!(ends.rewound(&[end(0, 60, Some(40))]).is_empty());
+    }
+
+    #[test]
+    fn a_position_beyond_the_end_counts_only_while_it_stands_still() {
+        let end = |high, position| PartitionEnd {
+            partition: 2,
+            high,
+            position: Some(position),
+            committed: GroupOffset::Unknown,
+        };
+        // a broker whose reported end trails what it served: the position moves on, no rewind
+        let mut ends = LogEnds::default();
+        assert!(ends.rewound(&[end(20424, 20491)]).is_empty());
+        assert!(ends.rewound(&[end(33662, 33711)]).is_empty());
+        assert!(ends.rewound(&[end(40000, 40100)]).is_empty());
+        // a member waiting beyond the end of a fresh log (a new watcher: no end seen before)
+        let mut fresh = LogEnds::default();
+        assert!(fresh.rewound(&[end(5, 900)]).is_empty(), "once is not enough");
+        assert_eq!(fresh.rewound(&[end(9, 900)]), [2], "still there, not moving");
+    }
+
+    #[test]
+    fn a_group_whose_committed_offsets_vanish_reads_again_from_its_start() {
+        use GroupOffset::{At, Nothing, Unknown};
+        let end = |high, position, committed| PartitionEnd {
+            partition: 0,
+            high,
+            position: Some(position),
+            committed,
+        };
+        let mut ends = LogEnds::default();
+        assert!(ends.rewound(&[end(4000, 3990, At(3900))]).is_empty());
+        assert!(ends.rewound(&[end(4100, 4090, At(4000))]).is_empty(), "commits move on");
+        // the broker could not say (no coordinator yet): no verdict, the reference stays
+        assert!(ends.rewound(&[end(4150, 4095, Unknown)]).is_empty());
+        // a fresh broker whose new log already regrew past the position: the end alone says
+        // nothing, but the group's offsets are gone
+        assert_eq!(ends.rewound(&[end(4200, 4100, Nothing)]), [0]);
+        // from then on the fresh broker's commits are the reference
+        assert!(ends.rewound(&[end(4300, 200, At(150))]).is_empty());
+        assert!(ends.rewound(&[end(4400, 300, At(250))]).is_empty());
+        // never committed at all: nothing to lose
+        let mut fresh = LogEnds::default();
+        assert!(fresh.rewound(&[end(10, 5, Nothing)]).is_empty());
+        assert!(fresh.rewound(&[end(20, 15, Nothing)]).is_empty());
     }
 
     #[test]

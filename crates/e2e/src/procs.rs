@@ -112,6 +112,11 @@ impl Proc {
         assert!(ok, "kill -{sig} {}", self.name);
     }
 
+    /// The exit status, once the process has exited (by itself or a signal).
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().unwrap()
+    }
+
     /// SIGKILL and reap.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

@@ -203,6 +203,35 @@ async fn invalid_rules_are_400_with_the_reason() {
         .as_str()
         .unwrap()
         .starts_with("the scope all_hosts cannot apply"));
+    // scope strings no longer than the ids and names a record may carry
+    let stored = t.count("alert_rules").await;
+    for (scope, detail) in [
+        (
+            json!({"kind": "container_name", "pattern": "w".repeat(256)}),
+            "the scope's name pattern must be at most 255 bytes",
+        ),
+        (
+            json!({"kind": "machine", "id": "h".repeat(129)}),
+            "the scope's machine id must be at most 128 bytes",
+        ),
+    ] {
+        let metric = if scope["kind"] == "machine" {
+            "host.cpu_percent"
+        } else {
+            "container.cpu_percent"
+        };
+        let long = send_json(
+            &t,
+            Method::POST,
+            "/api/v1/thresholds/rules",
+            None,
+            Some(json!({"metric": metric, "scope": scope, "raise": 1})),
+        )
+        .await;
+        assert_error(&long, StatusCode::BAD_REQUEST, "invalid_rule");
+        assert_eq!(long.json["detail"], detail);
+    }
+    assert_eq!(t.count("alert_rules").await, stored, "nothing stored");
     let unknown = put(&t, "/api/v1/thresholds/host.cpu", json!({"raise": 1})).await;
     assert_error(&unknown, StatusCode::BAD_REQUEST, "invalid_parameter");
     assert!(unknown.json["detail"].as_str().unwrap().contains("host.cpu_percent"));

@@ -41,7 +41,12 @@ impl Served {
             .expect("the app starts");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().unwrap();
-        tokio::spawn(common::ops::serve_on(listener, app.router.clone(), shutdown));
+        tokio::spawn(common::ops::serve_on(
+            listener,
+            app.router.clone(),
+            shutdown,
+            Default::default(),
+        ));
         Served {
             app,
             addr,
