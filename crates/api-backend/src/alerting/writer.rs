@@ -40,7 +40,7 @@ pub(super) async fn run(inner: Arc<Inner>) {
             }
         }
         let is_closing = *closing.borrow_and_update();
-        match write_pending(&inner).await {
+        match write_pending(&inner, failures > 0).await {
             Ok(more) => {
                 if failures > 0 {
                     tracing::info!(failures, "alert events are being stored again");
@@ -70,8 +70,9 @@ pub(super) async fn run(inner: Arc<Inner>) {
     inner.writer_done.send_replace(true);
 }
 
-/// One transaction; returns whether more events are waiting.
-async fn write_pending(inner: &Inner) -> Result<bool> {
+/// One transaction; returns whether more events are waiting. After a failed write, the events
+/// that write may have stored after all (its commit done, its answer lost) keep their ids.
+async fn write_pending(inner: &Inner, after_failure: bool) -> Result<bool> {
     let batch = inner.outbox().take(MAX_BATCH);
     if batch.events.is_empty() {
         return Ok(false);
@@ -80,7 +81,8 @@ async fn write_pending(inner: &Inner) -> Result<bool> {
         inner.metrics.queue_wait_seconds.observe(queued.elapsed().as_secs_f64());
     }
     let started = std::time::Instant::now();
-    let written = inner.store.write_alert_events(&batch.events).await;
+    let resume_after = after_failure.then(|| *inner.stored_event_id.borrow());
+    let written = inner.store.write_alert_events(&batch.events, resume_after).await;
     inner.metrics.write_seconds.observe(started.elapsed().as_secs_f64());
     tracing::debug!(
         events = batch.events.len(),

@@ -155,10 +155,42 @@ impl Store {
 
     // ----- events and engine state -----
 
-    /// In one transaction: inserts `events` in order and returns their ids.
-    pub async fn write_alert_events(&self, events: &[AlertEvent]) -> Result<Vec<u64>> {
+    /// In one transaction: inserts `events` in order and returns their ids. With
+    /// `resume_after` (the newest id known stored, given after a failed write), the events
+    /// already stored after it come first: a write whose commit succeeded but whose answer was
+    /// lost (the connection died) stored a prefix of `events`, and those keep their ids instead
+    /// of being stored twice.
+    pub async fn write_alert_events(&self, events: &[AlertEvent], resume_after: Option<u64>) -> Result<Vec<u64>> {
         let mut tx = self.pool.begin().await.map_err(sqlx_err)?;
         let mut ids = Vec::with_capacity(events.len());
+        if let Some(after) = resume_after {
+            let stored: Vec<(u64, Vec<u8>, Vec<u8>)> =
+                sqlx::query_as("SELECT id, alert_id, state FROM alert_events WHERE id > ? ORDER BY id LIMIT ?")
+                    .bind(after)
+                    .bind(events.len() as u64)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(sqlx_err)?;
+            for ((id, alert_id, state), e) in stored.iter().zip(events) {
+                if alert_id.as_slice() != e.alert_id.as_bytes() || state.as_slice() != e.state.as_str().as_bytes() {
+                    return Err(Error::Storage(sqlx::Error::Protocol(format!(
+                        "alert event {id} ({} {}) is not the queued event {} {} (another writer?)",
+                        String::from_utf8_lossy(alert_id),
+                        String::from_utf8_lossy(state),
+                        e.alert_id,
+                        e.state.as_str()
+                    ))));
+                }
+                ids.push(*id);
+            }
+            if !ids.is_empty() {
+                tracing::info!(
+                    events = ids.len(),
+                    "alert events of a write whose answer was lost were stored: kept, not written again"
+                );
+            }
+        }
+        let events = &events[ids.len()..];
         // One multi-row INSERT per chunk. The writer is the only one inserting events, so the
         // chunk's ids are consecutive from LAST_INSERT_ID(); they are read back to be sure.
         for chunk in events.chunks(EVENT_CHUNK) {

@@ -457,3 +457,40 @@ async fn a_record_from_a_clock_a_day_ahead_is_refused_and_does_not_blind_alertin
         .unwrap()
         .starts_with("events[0].at:"));
 }
+
+/// A write whose commit succeeded but whose answer was lost is retried: the events it stored
+/// keep their ids and are not stored twice (an incident would otherwise fire twice, as a MySQL
+/// SIGKILL mid-commit showed in the fault test).
+#[tokio::test]
+async fn a_retried_event_write_keeps_what_the_lost_attempt_stored() {
+    use crate::streams::{at, threshold_event};
+    use api_backend::alerts::AlertState;
+    let t = TestApp::start().await;
+    let store = &t.app.store;
+    let before = store.last_alert_event_id().await.unwrap();
+    let when = at("2026-03-01T10:00:00Z");
+    let (a, b, c) = (
+        threshold_event("h1", AlertState::Firing, 95.0, when),
+        threshold_event("h2", AlertState::Firing, 96.0, when),
+        threshold_event("h3", AlertState::Firing, 97.0, when),
+    );
+    // the lost attempt: a and b stored, the writer never heard
+    let lost = store.write_alert_events(&[a.clone(), b.clone()], None).await.unwrap();
+    // the retry takes the queue again, now with c behind them
+    let retried = store
+        .write_alert_events(&[a.clone(), b.clone(), c.clone()], Some(before))
+        .await
+        .unwrap();
+    assert_eq!(retried[..2], lost[..], "a and b keep their ids");
+    assert_eq!(retried[2], lost[1] + 1, "c stored after them");
+    assert_eq!(t.count("alert_events").await, 3, "nothing stored twice");
+    // a retry after an attempt that stored nothing stores everything
+    let d = threshold_event("h4", AlertState::Firing, 98.0, when);
+    let after = store.last_alert_event_id().await.unwrap();
+    let ids = store.write_alert_events(&[d], Some(after)).await.unwrap();
+    assert_eq!(ids, [after + 1]);
+    // rows after the known id that are not the queue's head: refused, nothing written
+    let e = threshold_event("h5", AlertState::Firing, 99.0, when);
+    assert!(store.write_alert_events(&[e], Some(before)).await.is_err());
+    assert_eq!(t.count("alert_events").await, 4);
+}

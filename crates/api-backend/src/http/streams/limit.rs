@@ -2,8 +2,8 @@
 //! (`STREAMS_MAX_PER_CLIENT`; behind a reverse proxy every client shares its address). A
 //! stream over either limit is refused with 429 and the reason, counted in
 //! `api_limit_refusals_total{limit="streams"|"streams_per_client"}`. The permit lives in the
-//! answer's body, so it ends when the stream does. (The WebSocket's permit ends at the upgrade:
-//! it is not limited here.)
+//! answer's body, so it ends when the stream does; a WebSocket handler takes it from the
+//! request ([`PermitSlot`]) into the upgraded socket's task.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -30,6 +30,18 @@ impl Default for StreamSettings {
             max: 1000,
             per_client: 32,
         }
+    }
+}
+
+/// The request's permit, for a handler whose stream outlives the answer's body (a WebSocket):
+/// [`PermitSlot::take`] it into the task that serves the stream.
+#[derive(Debug, Clone)]
+pub struct PermitSlot(Arc<Mutex<Option<Permit>>>);
+
+impl PermitSlot {
+    /// The permit, once: the stream is then counted until it is dropped.
+    pub fn take(&self) -> Option<Permit> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
     }
 }
 
@@ -105,14 +117,17 @@ pub async fn guard(State(streams): State<Arc<Streams>>, req: Request, next: Next
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
-    let permit = match streams.open(client) {
-        Ok(permit) => permit,
+    let slot = match streams.open(client) {
+        Ok(permit) => PermitSlot(Arc::new(Mutex::new(Some(permit)))),
         Err(e) => return e.into_response(),
     };
+    let mut req = req;
+    req.extensions_mut().insert(slot.clone());
     let response = next.run(req).await;
-    if !response.status().is_success() {
+    // an error ends here; a WebSocket's upgrade (101) took the permit into its task
+    let Some(permit) = slot.take().filter(|_| response.status().is_success()) else {
         return response;
-    }
+    };
     response.map(|body| {
         Body::from_stream(body.into_data_stream().map(move |chunk| {
             let _open = &permit;

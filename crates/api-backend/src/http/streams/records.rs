@@ -12,6 +12,7 @@ use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use futures_util::stream::{self, Stream, StreamExt};
 use serde_json::json;
 
@@ -71,10 +72,19 @@ fn render(published: &PublishedRecord, machine: Option<&str>) -> Option<Event> {
     description = "A WebSocket (GET with Upgrade: websocket) that pushes every newly stored record as one compact JSON text frame (wire format v1). Frames from the client are ignored; a client too far behind is closed.",
     responses((status = 101, description = "Switching to the WebSocket protocol"))
 )]
-pub async fn ws(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+pub async fn ws(
+    State(state): State<AppState>,
+    Extension(slot): Extension<super::limit::PermitSlot>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
     // subscribed before the handshake answer: nothing stored after it is missed
     let sub = state.hub.subscribe_records();
-    upgrade.on_upgrade(move |socket| push(socket, sub))
+    // counted among the open streams until the socket closes
+    let permit = slot.take();
+    upgrade.on_upgrade(move |socket| async move {
+        push(socket, sub).await;
+        drop(permit);
+    })
 }
 
 /// Sends each record as a text frame until the client leaves or lags past the hub's capacity

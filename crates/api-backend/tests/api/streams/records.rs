@@ -88,3 +88,32 @@ async fn metrics_stream_filters_by_host_or_reduces_to_one_container() {
         "nothing from records without c9"
     );
 }
+
+#[tokio::test]
+async fn websockets_count_among_the_open_streams_until_they_close() {
+    use api_backend::http::streams::limit::StreamSettings;
+    let s = Served::start_with(HubSettings::default(), |c| {
+        c.streams = StreamSettings { max: 10, per_client: 1 };
+    })
+    .await;
+    let url = format!("ws://{}/ws/metrics", s.addr);
+    let (ws, _) = tokio_tungstenite::connect_async(&url).await.expect("the first opens");
+    // the same client's next stream, WebSocket or SSE, is over its limit
+    match tokio_tungstenite::connect_async(&url).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status(), 429),
+        other => panic!("a second WebSocket from the client: {:?}", other.map(|_| "opened")),
+    }
+    let sse = s.http.get(s.url("/api/v1/alerts/stream")).send().await.unwrap();
+    assert_eq!(sse.status(), 429, "the open WebSocket holds the client's place");
+    // closed: its place is free again
+    drop(ws);
+    let mut reopened = false;
+    for _ in 0..50 {
+        if tokio_tungstenite::connect_async(&url).await.is_ok() {
+            reopened = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(reopened, "a closed WebSocket frees its place");
+}
