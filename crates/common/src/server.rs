@@ -8,7 +8,6 @@
 //! Graceful shutdown: stop accepting, let every connection finish its request, wait for them.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -49,7 +48,6 @@ struct Reason {
 pub struct Connections {
     refused: Family<Reason, Counter>,
     open: Gauge,
-    count: AtomicI64,
 }
 
 impl Connections {
@@ -76,18 +74,17 @@ struct Open(Arc<Connections>);
 impl Open {
     /// Counts a new connection; `None` when [`MAX_CONNECTIONS`] are already open.
     fn try_new(conns: &Arc<Connections>) -> Option<Self> {
-        if conns.count.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
-            conns.count.fetch_sub(1, Ordering::AcqRel);
+        // the gauge is the count: inc returns the number open before this one
+        if conns.open.inc() >= MAX_CONNECTIONS {
+            conns.open.dec();
             return None;
         }
-        conns.open.inc();
         Some(Self(conns.clone()))
     }
 }
 
 impl Drop for Open {
     fn drop(&mut self) {
-        self.0.count.fetch_sub(1, Ordering::AcqRel);
         self.0.open.dec();
     }
 }
