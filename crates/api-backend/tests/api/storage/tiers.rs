@@ -276,8 +276,9 @@ async fn a_value_beyond_float_range_is_compacted_kept_exact_and_bounded_in_the_r
 async fn a_backlog_of_many_hosts_goes_in_shorter_steps_each_sample_once() {
     let t = compacted_by_hand().await;
     let start = common::timefmt::parse("2026-11-30T10:00:00Z").unwrap();
-    // 60 hosts (more than one step holds an hour of) × 2 hours at 60 s
-    let (hosts, per_host) = (60i64, 120i64);
+    // 250 hosts (more than one step holds an hour of, and than one group of a step decodes at
+    // once) × 2 hours at 60 s
+    let (hosts, per_host) = (250i64, 120i64);
     let total = hosts * per_host;
     let records: Vec<Value> = (0..hosts)
         .flat_map(|h| {
@@ -307,7 +308,7 @@ async fn a_backlog_of_many_hosts_goes_in_shorter_steps_each_sample_once() {
         .unwrap();
     assert_eq!(stored, total);
     let range = format!("from={}&to={}", ts(start), ts(start + TimeDelta::hours(2)));
-    for h in [0, 37, 59] {
+    for h in [0, 137, 249] {
         let hour = t
             .get(&format!(
                 "/api/v1/machines/h{h}/samples?{range}&tier=hour&metric=cpu_percent"
