@@ -5,7 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(record) = common::compat::parse(data) {
+    if let Ok(record) = common::compat::parse(data, &chrono::Utc) {
         let json = record.to_json();
         serde_json::from_slice::<common::wire::Record>(&json).expect("a converted record serialises as a v1 record");
     }

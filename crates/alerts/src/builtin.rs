@@ -182,6 +182,8 @@ pub(crate) fn container_sample(
     out: &mut Vec<AlertEvent>,
 ) {
     match host.container_ids.get_mut(&c.name) {
+        // a container posted without its name (the original's `{}`) says nothing of re-creation
+        _ if c.name.is_empty() => {}
         Some(id) if *id == c.id => {}
         Some(id) => {
             let kind = AlertKind::ContainerIdChanged;

@@ -160,6 +160,7 @@ async fn build_with(
         retention: config.storage.retention.clone(),
         streams: crate::http::streams::limit::Streams::new(config.streams),
         latest,
+        readiness: readiness.clone(),
     };
     let router = http::router(state, config.tokens.clone(), &config.cors, ops);
     Ok(App {

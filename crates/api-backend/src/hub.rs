@@ -68,11 +68,30 @@ impl PublishedAlert {
     }
 }
 
-/// A newly stored record, as streamed: the record and its compact JSON.
+/// A newly stored record, as streamed: the record and its compact JSON (v1), and, once a
+/// subscriber asked for it, in the original collector's shape.
 #[derive(Debug)]
 pub struct PublishedRecord {
     pub record: Record,
     pub json: Utf8Bytes,
+    original: std::sync::OnceLock<Utf8Bytes>,
+}
+
+impl PublishedRecord {
+    pub fn new(record: Record, json: Utf8Bytes) -> PublishedRecord {
+        PublishedRecord {
+            record,
+            json,
+            original: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The record in the original collector's shape (local time of `TZ`), rendered once
+    /// however many subscribers send it.
+    pub fn original(&self) -> &Utf8Bytes {
+        self.original
+            .get_or_init(|| common::compat::render(&self.record, &chrono::Local).into())
+    }
 }
 
 /// Lists the alerts open now, for the snapshot on connect.
@@ -181,10 +200,11 @@ impl Hub {
         }
         match serde_json::to_string(record) {
             Ok(json) => {
-                let _ = self.inner.records.tx.send(Arc::new(PublishedRecord {
-                    record: record.clone(),
-                    json: json.into(),
-                }));
+                let _ = self
+                    .inner
+                    .records
+                    .tx
+                    .send(Arc::new(PublishedRecord::new(record.clone(), json.into())));
             }
             Err(e) => tracing::error!(error = %e, record_id = %record.record_id, "cannot serialise a record"),
         }

@@ -1,10 +1,15 @@
 //! The original Java collector's record (camelCase, one host with its containers, deltas per
-//! one-second tick) and its conversion to a v1 [`Record`]. Pure: no I/O, no clock.
+//! one-second tick) and its conversion to a v1 [`Record`]. Pure: no I/O, no clock; the time
+//! zone of a `timeStamp` without one is the caller's (the backend's `TZ`). A negative delta is a
+//! counter reset (a container restarted): that value is absent, the rest of the record kept.
+//! A container posted as `{}` has no measurement: it is not running. [`render`] writes any v1
+//! record back in this shape (as the original's `/ws/metrics` pushed records), numbers in
+//! Java's `Double.toString` form ([`java_double`]).
 
 use std::collections::BTreeMap;
 
 use crate::wire::{ContainerSample, HostSample, Interface, Record, SCHEMA_VERSION};
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, TimeDelta, TimeZone, Utc};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -22,7 +27,8 @@ pub struct JavaRecord {
     pub host_id: String,
     #[serde(default)]
     pub name: Option<String>,
-    /// RFC 3339, `YYYY-MM-DDTHH:MM:SS[.fff]` (UTC) or epoch milliseconds (number or digits).
+    /// RFC 3339, `YYYY-MM-DDTHH:MM:SS[.fff]` (the sender's local time, in the receiver's zone)
+    /// or epoch milliseconds (number or digits).
     pub time_stamp: serde_json::Value,
     #[serde(default)]
     pub cpu_usage_percent: Option<f64>,
@@ -70,23 +76,24 @@ pub struct JavaContainer {
     pub network_delta: Option<BTreeMap<String, JavaNet>>,
 }
 
-/// Parses the JSON body of `POST /api/metrics` and converts it.
-pub fn parse(body: &[u8]) -> Result<Record, String> {
+/// Parses the JSON body of `POST /api/metrics` and converts it; a `timeStamp` without a zone
+/// is a local time of `zone`.
+pub fn parse<Tz: TimeZone>(body: &[u8], zone: &Tz) -> Result<Record, String> {
     let java: JavaRecord = serde_json::from_slice(body).map_err(|e| format!("not a metrics record: {e}"))?;
-    convert(java)
+    convert(java, zone)
 }
 
 /// Converts a Java record to v1. The record id is derived from `hostId` and `timeStamp`, so a
 /// retried post is a duplicate. Range checks are left to [`crate::validate::validate`].
-pub fn convert(j: JavaRecord) -> Result<Record, String> {
-    let sampled_at = timestamp(&j.time_stamp)?;
+pub fn convert<Tz: TimeZone>(j: JavaRecord, zone: &Tz) -> Result<Record, String> {
+    let sampled_at = timestamp(&j.time_stamp, zone)?;
     let interfaces = interfaces(j.network_delta.unwrap_or_default());
-    let (net_rx, net_tx) = sums(interfaces.iter().filter(|i| i.name != "lo"));
+    let (net_rx, net_tx) = sums(interfaces.iter().filter(|i| !is_loopback(&i.name)));
     let host = HostSample {
         cpu_percent: j.cpu_usage_percent,
         mem_used_bytes: bytes("memoryUsedBytes", j.memory_used_bytes)?,
-        disk_read_bytes_per_sec: j.disk_read_bytes_delta,
-        disk_write_bytes_per_sec: j.disk_write_bytes_delta,
+        disk_read_bytes_per_sec: delta(j.disk_read_bytes_delta),
+        disk_write_bytes_per_sec: delta(j.disk_write_bytes_delta),
         net_rx_bytes_per_sec: net_rx,
         net_tx_bytes_per_sec: net_tx,
         interfaces,
@@ -112,22 +119,43 @@ pub fn convert(j: JavaRecord) -> Result<Record, String> {
     })
 }
 
+/// The state of a container posted with no measurement at all (`{}`): the original collector
+/// had no stats of it, as of a container that is not running.
+pub const NOT_RUNNING: &str = "exited";
+
 fn container(id: String, c: JavaContainer) -> Result<ContainerSample, String> {
+    let measured = c.cpu_usage_percent.is_some()
+        || c.memory_used_bytes.is_some()
+        || c.disk_read_bytes_delta.is_some()
+        || c.disk_write_bytes_delta.is_some()
+        || c.network_delta.is_some();
     let (rx, tx) = sums(interfaces(c.network_delta.unwrap_or_default()).iter());
     let name = c.name.unwrap_or_default();
     Ok(ContainerSample {
         name: name.strip_prefix('/').unwrap_or(&name).to_owned(),
-        // the Java collector only reported running containers
-        state: "running".to_owned(),
+        state: if measured { "running" } else { NOT_RUNNING }.to_owned(),
         cpu_percent: c.cpu_usage_percent,
         mem_used_bytes: bytes(&format!("containers[{id:?}].memoryUsedBytes"), c.memory_used_bytes)?,
         net_rx_bytes_per_sec: rx,
         net_tx_bytes_per_sec: tx,
-        blk_read_bytes_per_sec: c.disk_read_bytes_delta,
-        blk_write_bytes_per_sec: c.disk_write_bytes_delta,
+        blk_read_bytes_per_sec: delta(c.disk_read_bytes_delta),
+        blk_write_bytes_per_sec: delta(c.disk_write_bytes_delta),
         id,
         ..ContainerSample::default()
     })
+}
+
+/// A delta as a rate; a negative one is a counter reset, not a measurement.
+fn delta(v: Option<f64>) -> Option<f64> {
+    v.filter(|x| *x >= 0.0)
+}
+
+/// `lo`, or the original's `lo_<n>` key of it.
+fn is_loopback(name: &str) -> bool {
+    name == "lo"
+        || name
+            .strip_prefix("lo_")
+            .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn interfaces(deltas: BTreeMap<String, JavaNet>) -> Vec<Interface> {
@@ -135,8 +163,8 @@ fn interfaces(deltas: BTreeMap<String, JavaNet>) -> Vec<Interface> {
         .into_iter()
         .map(|(name, d)| Interface {
             name,
-            rx_bytes_per_sec: d.rx_bytes_delta,
-            tx_bytes_per_sec: d.tx_bytes_delta,
+            rx_bytes_per_sec: delta(d.rx_bytes_delta),
+            tx_bytes_per_sec: delta(d.tx_bytes_delta),
             ..Interface::default()
         })
         .collect()
@@ -164,9 +192,11 @@ fn bytes(field: &str, v: Option<f64>) -> Result<Option<u64>, String> {
     }
 }
 
-/// `timeStamp` as RFC 3339, `YYYY-MM-DDTHH:MM:SS[.fff]` (taken as UTC) or epoch milliseconds.
-pub fn timestamp(v: &serde_json::Value) -> Result<DateTime<Utc>, String> {
-    let bad = || format!("timeStamp: {v} is not RFC 3339, YYYY-MM-DDTHH:MM:SS[.fff] (UTC) or epoch milliseconds");
+/// `timeStamp` as RFC 3339, `YYYY-MM-DDTHH:MM:SS[.fff]` (a local time of `zone`) or epoch
+/// milliseconds.
+pub fn timestamp<Tz: TimeZone>(v: &serde_json::Value, zone: &Tz) -> Result<DateTime<Utc>, String> {
+    let bad =
+        || format!("timeStamp: {v} is not RFC 3339, YYYY-MM-DDTHH:MM:SS[.fff] (local time) or epoch milliseconds");
     let t = match v {
         serde_json::Value::Number(n) => n.as_i64().and_then(DateTime::from_timestamp_millis),
         serde_json::Value::String(s) => {
@@ -178,7 +208,7 @@ pub fn timestamp(v: &serde_json::Value) -> Result<DateTime<Utc>, String> {
                     ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
                         .iter()
                         .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
-                        .map(|n| n.and_utc())
+                        .and_then(|n| local_instant(n, zone))
                 })
             }
         }
@@ -190,6 +220,178 @@ pub fn timestamp(v: &serde_json::Value) -> Result<DateTime<Utc>, String> {
     t.filter(|t| (0..=9999).contains(&t.year()))
         .map(crate::timefmt::truncate_millis)
         .ok_or_else(bad)
+}
+
+/// The instant of local time `n` in `zone`: the earlier one where the clock was set back, and
+/// where it jumped forward over `n` the instant an hour later on the clock (as Java reads it).
+fn local_instant<Tz: TimeZone>(n: NaiveDateTime, zone: &Tz) -> Option<DateTime<Utc>> {
+    match zone.from_local_datetime(&n).earliest() {
+        Some(t) => Some(t.with_timezone(&Utc)),
+        None => zone
+            .from_local_datetime(&(n + TimeDelta::hours(1)))
+            .earliest()
+            .map(|t| t.with_timezone(&Utc)),
+    }
+}
+
+/// A number as Java's `Double.toString` writes it (and Jackson, the original's JSON writer):
+/// plain with at least one decimal between 10^-3 and 10^7 (`85.0`, `12.5`), otherwise
+/// scientific (`2.0E10`, `1.5E-4`).
+pub fn java_double(v: f64) -> String {
+    if !v.is_finite() {
+        return if v.is_nan() {
+            "NaN".into()
+        } else if v > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        };
+    }
+    let magnitude = v.abs();
+    if magnitude == 0.0 || (1e-3..1e7).contains(&magnitude) {
+        let s = v.to_string();
+        return if s.contains('.') { s } else { format!("{s}.0") };
+    }
+    let s = format!("{v:e}");
+    let (mantissa, exponent) = s.split_once('e').unwrap_or((&s, "0"));
+    let mantissa = if mantissa.contains('.') {
+        mantissa.to_owned()
+    } else {
+        format!("{mantissa}.0")
+    };
+    format!("{mantissa}E{exponent}")
+}
+
+/// A JSON number in Java's form; null when absent or not finite (JSON has no NaN).
+struct Num(Option<f64>);
+
+impl serde::Serialize for Num {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0.filter(|v| v.is_finite()) {
+            Some(v) => match serde_json::value::RawValue::from_string(java_double(v)) {
+                Ok(raw) => raw.serialize(s),
+                Err(_) => s.serialize_none(),
+            },
+            None => s.serialize_none(),
+        }
+    }
+}
+
+/// The original record's shape, keys in its order.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Shape<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    host_id: &'a str,
+    name: &'a str,
+    time_stamp: String,
+    cpu_usage_percent: Num,
+    memory_used_bytes: Num,
+    disk_read_bytes_delta: Num,
+    disk_write_bytes_delta: Num,
+    network_delta: BTreeMap<&'a str, NetShape>,
+    temperatures: BTreeMap<&'a str, Num>,
+    containers: BTreeMap<&'a str, ContainerShape<'a>>,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct NetShape {
+    rx_bytes_delta: Num,
+    tx_bytes_delta: Num,
+}
+
+/// A running container's measurements, or `{}` for one that is not running.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum ContainerShape<'a> {
+    Running(Box<RunningShape<'a>>),
+    Other {},
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RunningShape<'a> {
+    name: String,
+    cpu_usage_percent: Num,
+    memory_used_bytes: Num,
+    disk_read_bytes_delta: Num,
+    disk_write_bytes_delta: Num,
+    network_delta: BTreeMap<&'a str, NetShape>,
+}
+
+/// The interface name a container's summed traffic is written under (Docker's default one).
+pub const CONTAINER_INTERFACE: &str = "eth0";
+
+/// `r` in the original collector's shape, as one compact JSON object: deltas are the rates of
+/// one second (the original's tick), `timeStamp` is `YYYY-MM-DDTHH:MM:SS` local time of `zone`,
+/// container names start with `/`, a container that is not running is `{}`, a value not
+/// measured is null.
+pub fn render<Tz: TimeZone>(r: &Record, zone: &Tz) -> String
+where
+    Tz::Offset: std::fmt::Display,
+{
+    let bytes = |b: Option<u64>| Num(b.map(|b| b as f64));
+    let h = &r.host;
+    let containers = r
+        .containers
+        .iter()
+        .map(|c| {
+            let shape = if c.state == "running" {
+                let mut net = BTreeMap::new();
+                if c.net_rx_bytes_per_sec.is_some() || c.net_tx_bytes_per_sec.is_some() {
+                    net.insert(
+                        CONTAINER_INTERFACE,
+                        NetShape {
+                            rx_bytes_delta: Num(c.net_rx_bytes_per_sec),
+                            tx_bytes_delta: Num(c.net_tx_bytes_per_sec),
+                        },
+                    );
+                }
+                ContainerShape::Running(Box::new(RunningShape {
+                    name: format!("/{}", c.name.trim_start_matches('/')),
+                    cpu_usage_percent: Num(c.cpu_percent),
+                    memory_used_bytes: bytes(c.mem_used_bytes),
+                    disk_read_bytes_delta: Num(c.blk_read_bytes_per_sec),
+                    disk_write_bytes_delta: Num(c.blk_write_bytes_per_sec),
+                    network_delta: net,
+                }))
+            } else {
+                ContainerShape::Other {}
+            };
+            (c.id.as_str(), shape)
+        })
+        .collect();
+    let shape = Shape {
+        kind: "host",
+        host_id: &r.host_id,
+        name: &r.host_name,
+        time_stamp: r.sampled_at.with_timezone(zone).format("%Y-%m-%dT%H:%M:%S").to_string(),
+        cpu_usage_percent: Num(h.cpu_percent),
+        memory_used_bytes: bytes(h.mem_used_bytes),
+        disk_read_bytes_delta: Num(h.disk_read_bytes_per_sec),
+        disk_write_bytes_delta: Num(h.disk_write_bytes_per_sec),
+        network_delta: h
+            .interfaces
+            .iter()
+            .map(|i| {
+                let net = NetShape {
+                    rx_bytes_delta: Num(i.rx_bytes_per_sec),
+                    tx_bytes_delta: Num(i.tx_bytes_per_sec),
+                };
+                (i.name.as_str(), net)
+            })
+            .collect(),
+        temperatures: h
+            .temperatures_c
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.as_str(), Num(Some(*v))))
+            .collect(),
+        containers,
+    };
+    serde_json::to_string(&shape).expect("the original shape serialises")
 }
 
 /// `java-` and 32 hex digits of SHA-256 over host id and sample time: stable across retries.
@@ -224,7 +426,7 @@ mod tests {
     }
 
     fn convert_json(v: serde_json::Value) -> Result<Record, String> {
-        parse(&serde_json::to_vec(&v).unwrap())
+        parse(&serde_json::to_vec(&v).unwrap(), &Utc)
     }
 
     #[test]
@@ -292,7 +494,7 @@ mod tests {
             json!(1767225600000_i64),
             json!("1767225600000"),
         ] {
-            assert_eq!(crate::timefmt::format(&timestamp(&v).unwrap()), expect, "{v}");
+            assert_eq!(crate::timefmt::format(&timestamp(&v, &Utc).unwrap()), expect, "{v}");
         }
         for v in [
             json!("yesterday"),
@@ -300,8 +502,50 @@ mod tests {
             json!(true),
             json!("2026-13-01T00:00:00"),
         ] {
-            assert!(timestamp(&v).unwrap_err().starts_with("timeStamp"), "{v}");
+            assert!(timestamp(&v, &Utc).unwrap_err().starts_with("timeStamp"), "{v}");
         }
+    }
+
+    #[test]
+    fn a_time_without_a_zone_is_local_time_of_the_receivers_zone() {
+        let seoul = chrono::FixedOffset::east_opt(9 * 3600).unwrap();
+        let t = timestamp(&json!("2026-03-01T19:00:00.250"), &seoul).unwrap();
+        assert_eq!(crate::timefmt::format(&t), "2026-03-01T10:00:00.250Z");
+        // a zone in the value wins; epoch milliseconds have none to take
+        let t = timestamp(&json!("2026-03-01T10:00:00Z"), &seoul).unwrap();
+        assert_eq!(crate::timefmt::format(&t), "2026-03-01T10:00:00.000Z");
+        let t = timestamp(&json!(1767225600000_i64), &seoul).unwrap();
+        assert_eq!(crate::timefmt::format(&t), "2026-01-01T00:00:00.000Z");
+    }
+
+    #[test]
+    fn a_negative_delta_is_a_counter_reset_left_absent_and_the_rest_kept() {
+        let mut v = java();
+        v["diskReadBytesDelta"] = json!(-4096);
+        v["networkDelta"]["eth0"]["rxBytesDelta"] = json!(-100);
+        v["containers"]["abc123"]["diskWriteBytesDelta"] = json!(-20);
+        let r = convert_json(v).unwrap();
+        assert_eq!(r.host.disk_read_bytes_per_sec, None);
+        assert_eq!(r.host.disk_write_bytes_per_sec, Some(8192.0));
+        assert_eq!(r.host.net_rx_bytes_per_sec, Some(1.0), "eth1 only");
+        assert_eq!(r.host.net_tx_bytes_per_sec, Some(202.0));
+        assert_eq!(r.containers[0].blk_write_bytes_per_sec, None);
+        assert_eq!(r.containers[0].blk_read_bytes_per_sec, Some(10.0));
+        crate::validate::validate(&r, r.sampled_at).unwrap();
+    }
+
+    #[test]
+    fn a_container_without_measurements_is_not_running_and_loopback_keys_are_not_counted() {
+        let mut v = java();
+        v["containers"]["dead00"] = json!({});
+        v["networkDelta"] = json!({"eth0_0": {"rxBytesDelta": 100, "txBytesDelta": 200},
+                                   "lo_1": {"rxBytesDelta": 999, "txBytesDelta": 999}});
+        let r = convert_json(v).unwrap();
+        let dead = r.containers.iter().find(|c| c.id == "dead00").unwrap();
+        assert_eq!((dead.state.as_str(), dead.name.as_str()), (NOT_RUNNING, ""));
+        assert_eq!(r.containers.iter().find(|c| c.id == "abc123").unwrap().state, "running");
+        assert_eq!(r.host.net_rx_bytes_per_sec, Some(100.0));
+        crate::validate::validate(&r, r.sampled_at).unwrap();
     }
 
     #[test]
@@ -327,7 +571,59 @@ mod tests {
         let mut v = java();
         v["memoryUsedBytes"] = json!(-1);
         assert!(convert_json(v).unwrap_err().starts_with("memoryUsedBytes"));
-        assert!(parse(b"[1,2]").is_err());
+        assert!(parse(b"[1,2]", &Utc).is_err());
+    }
+
+    #[test]
+    fn numbers_are_written_like_java_doubles() {
+        for (v, want) in [
+            (85.0, "85.0"),
+            (12.5, "12.5"),
+            (0.0, "0.0"),
+            (-3.0, "-3.0"),
+            (300000.0, "300000.0"),
+            (2.0e10, "2.0E10"),
+            (4.0e7, "4.0E7"),
+            (1.5e-4, "1.5E-4"),
+            (12345678.9, "1.23456789E7"),
+            (6.442450944e9, "6.442450944E9"),
+        ] {
+            assert_eq!(java_double(v), want, "{v}");
+        }
+    }
+
+    #[test]
+    fn a_record_renders_back_in_the_original_shape() {
+        let mut v = java();
+        v["containers"]["dead00"] = json!({});
+        let r = convert_json(v).unwrap();
+        let text = render(&r, &Utc);
+        assert!(
+            text.starts_with(r#"{"type":"host","hostId":"h-1","name":"box-1","timeStamp":"2026-03-01T10:00:00","cpuUsagePercent":12.5,"memoryUsedBytes":1048576.0,"diskReadBytesDelta":4096.0,"#),
+            "{text}"
+        );
+        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            back["networkDelta"]["eth0"],
+            json!({"rxBytesDelta": 100.0, "txBytesDelta": 200.0})
+        );
+        assert_eq!(back["temperatures"], json!({"cpu": 47.0}));
+        assert_eq!(back["containers"]["dead00"], json!({}));
+        let c = &back["containers"]["abc123"];
+        assert_eq!(c["name"], "/web");
+        assert_eq!(c["networkDelta"][CONTAINER_INTERFACE]["txBytesDelta"], 6.0);
+        // what it renders converts to the same measurements
+        let again = parse(text.as_bytes(), &Utc).unwrap();
+        assert_eq!(again.host.cpu_percent, r.host.cpu_percent);
+        assert_eq!(again.host.net_rx_bytes_per_sec, r.host.net_rx_bytes_per_sec);
+        assert_eq!(again.containers, r.containers);
+        // local time of the zone given; an unmeasured value is null
+        let seoul = chrono::FixedOffset::east_opt(9 * 3600).unwrap();
+        let mut r = r;
+        r.host.cpu_percent = None;
+        let back: serde_json::Value = serde_json::from_str(&render(&r, &seoul)).unwrap();
+        assert_eq!(back["timeStamp"], "2026-03-01T19:00:00");
+        assert_eq!(back["cpuUsagePercent"], serde_json::Value::Null);
     }
 
     #[test]

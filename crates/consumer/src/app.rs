@@ -49,7 +49,7 @@ pub async fn run_until(config: Config, shutdown: Shutdown) -> anyhow::Result<()>
     let consumer = Arc::new(source::create(&config, readiness.clone(), metrics.clone()).context("kafka consumer")?);
     let dlq = Arc::new(DeadLetterTopic::new(&config, metrics.clone()).context("dead-letter producer")?);
     let forwarder = Forwarder::new(
-        config.ingest_url.clone(),
+        (config.ingest_url.clone(), config.compat_url.clone()),
         config.ingest_token.clone(),
         config.ingest_timeout,
         (config.retry_initial, config.retry_max),
@@ -68,6 +68,7 @@ pub async fn run_until(config: Config, shutdown: Shutdown) -> anyhow::Result<()>
 
     let pipeline = Arc::new(Pipeline {
         grace: config.shutdown_grace,
+        format: config.record_format,
         forwarder,
         dlq: dlq.clone(),
         metrics: metrics.clone(),
@@ -136,6 +137,8 @@ fn commit(consumer: &source::GroupConsumer, topic: &str, batch: &Batch, metrics:
 /// What answering for a batch needs; shared by the batches in flight.
 struct Pipeline {
     grace: Duration,
+    /// RECORD_FORMAT: which records go to which ingest endpoint.
+    format: crate::config::RecordFormat,
     forwarder: Forwarder,
     dlq: Arc<DeadLetterTopic>,
     metrics: Arc<Metrics>,
@@ -146,8 +149,9 @@ impl Pipeline {
     /// back for its commit.
     async fn process(self: Arc<Self>, batch: Batch, shutdown: Shutdown) -> Result<Batch> {
         let started = Instant::now();
-        let (json, not_json) = batch.classify();
-        let mut letters: Vec<DeadLetter<'_>> = not_json
+        let classified = batch.classify(self.format);
+        let mut letters: Vec<DeadLetter<'_>> = classified
+            .not_json
             .into_iter()
             .map(|(i, reason)| DeadLetter {
                 message: &batch.messages[i],
@@ -155,13 +159,21 @@ impl Pipeline {
                 kind: "invalid_json",
             })
             .collect();
-
-        if !json.is_empty() {
-            let payloads: Vec<&[u8]> = json
+        for (indices, original) in [(classified.v1, false), (classified.original, true)] {
+            if indices.is_empty() {
+                continue;
+            }
+            let payloads: Vec<&[u8]> = indices
                 .iter()
                 .map(|&i| batch.messages[i].payload.as_deref().unwrap_or_default())
                 .collect();
-            let answer = self.forwarder.forward(&payloads, &shutdown, self.grace).await?;
+            let answer = if original {
+                self.forwarder
+                    .forward_original(&payloads, &shutdown, self.grace)
+                    .await?
+            } else {
+                self.forwarder.forward(&payloads, &shutdown, self.grace).await?
+            };
             let forwarded = &self.metrics.records_forwarded;
             forwarded
                 .get_or_create(&[("result", "accepted")])
@@ -173,7 +185,7 @@ impl Pipeline {
                 .get_or_create(&[("result", "rejected")])
                 .inc_by(answer.rejected.len() as u64);
             letters.extend(answer.rejected.into_iter().map(|(j, reason)| DeadLetter {
-                message: &batch.messages[json[j]],
+                message: &batch.messages[indices[j]],
                 reason,
                 kind: "rejected",
             }));

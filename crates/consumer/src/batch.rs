@@ -1,10 +1,13 @@
 //! A batch of Kafka messages on its way to the backend: which records are JSON (forwarded as one
-//! JSON array, payloads copied verbatim), which are not (dead-lettered), and which offsets become
-//! committable once the backend has answered for all of them.
+//! JSON array, payloads copied verbatim), which of those are in the original Java collector's
+//! format (forwarded to its endpoint), which are not JSON (dead-lettered), and which offsets
+//! become committable once the backend has answered for all of them.
 
 use std::collections::BTreeMap;
 
-use crate::config::BatchLimits;
+use serde::de::IgnoredAny;
+
+use crate::config::{BatchLimits, RecordFormat};
 
 /// One consumed message, detached from the Kafka client.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,17 +48,24 @@ impl Batch {
         self.len() >= limits.max_records || self.bytes >= limits.max_bytes
     }
 
-    /// Splits into indices of JSON payloads and (index, reason) of the ones that are not.
-    pub fn classify(&self) -> (Vec<usize>, Vec<(usize, String)>) {
-        let mut json = Vec::with_capacity(self.messages.len());
-        let mut bad = Vec::new();
+    /// Splits the messages by what they are, as `format` says.
+    pub fn classify(&self, format: RecordFormat) -> Classified {
+        let mut out = Classified {
+            v1: Vec::with_capacity(self.messages.len()),
+            ..Classified::default()
+        };
         for (i, m) in self.messages.iter().enumerate() {
             match check_json(m.payload.as_deref()) {
-                Ok(()) => json.push(i),
-                Err(reason) => bad.push((i, reason)),
+                Ok(()) => match format {
+                    RecordFormat::V1 => out.v1.push(i),
+                    RecordFormat::Original => out.original.push(i),
+                    RecordFormat::Auto if is_original(m.payload.as_deref().unwrap_or_default()) => out.original.push(i),
+                    RecordFormat::Auto => out.v1.push(i),
+                },
+                Err(reason) => out.not_json.push((i, reason)),
             }
         }
-        (json, bad)
+        out
     }
 
     /// Per partition, the offset to commit once every message of the batch was answered for.
@@ -69,11 +79,36 @@ impl Batch {
     }
 }
 
+/// The messages of a batch by what they are (indices into it).
+#[derive(Debug, Default, PartialEq)]
+pub struct Classified {
+    /// JSON, forwarded as v1 records (the backend judges them).
+    pub v1: Vec<usize>,
+    /// JSON in the original collector's format.
+    pub original: Vec<usize>,
+    /// Not JSON: (index, reason).
+    pub not_json: Vec<(usize, String)>,
+}
+
+/// The keys that tell the two formats apart.
+#[derive(serde::Deserialize)]
+struct Keys {
+    #[serde(rename = "hostId")]
+    host_id: Option<IgnoredAny>,
+    schema: Option<IgnoredAny>,
+}
+
+/// Is this JSON payload an original-format record: an object with `hostId` and no `schema`
+/// (a v1 record has `schema` and `host_id`)?
+pub fn is_original(payload: &[u8]) -> bool {
+    serde_json::from_slice::<Keys>(payload).is_ok_and(|k| k.host_id.is_some() && k.schema.is_none())
+}
+
 /// Is this payload one JSON value? The reason names what is wrong.
 pub fn check_json(payload: Option<&[u8]>) -> Result<(), String> {
     match payload {
         None | Some([]) => Err("empty value".into()),
-        Some(p) => serde_json::from_slice::<serde::de::IgnoredAny>(p)
+        Some(p) => serde_json::from_slice::<IgnoredAny>(p)
             .map(|_| ())
             .map_err(|e| format!("value is not valid JSON: {e}")),
     }
@@ -119,11 +154,31 @@ mod tests {
             payload: None,
         });
         b.push(msg(0, 4, b"[1,2]"));
-        let (json, bad) = b.classify();
-        assert_eq!(json, vec![0, 3]);
+        let c = b.classify(RecordFormat::V1);
+        assert_eq!(c.v1, vec![0, 3]);
+        assert!(c.original.is_empty());
+        let bad = c.not_json;
         assert_eq!(bad.iter().map(|(i, _)| *i).collect::<Vec<_>>(), vec![1, 2]);
         assert!(bad[0].1.contains("not valid JSON"));
         assert_eq!(bad[1].1, "empty value");
+    }
+
+    #[test]
+    fn tells_original_records_from_v1_by_their_keys_when_asked() {
+        let mut b = Batch::default();
+        b.push(msg(0, 0, br#"{"schema":1,"record_id":"r","host_id":"h"}"#));
+        b.push(msg(
+            0,
+            1,
+            br#"{"type":"host","hostId":"h","timeStamp":"2026-03-01T10:00:00"}"#,
+        ));
+        b.push(msg(0, 2, b"[1,2]"));
+        b.push(msg(0, 3, b"nope"));
+        let c = b.classify(RecordFormat::Auto);
+        assert_eq!((c.v1, c.original), (vec![0, 2], vec![1]));
+        assert_eq!(c.not_json.len(), 1);
+        let c = b.classify(RecordFormat::Original);
+        assert_eq!((c.v1, c.original), (vec![], vec![0, 1, 2]));
     }
 
     #[test]

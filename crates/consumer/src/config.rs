@@ -59,6 +59,21 @@ pub struct Args {
     /// On SIGTERM, how long the batch in flight may still be retried before exiting uncommitted.
     #[arg(long, env = "SHUTDOWN_GRACE", default_value = "30s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
+
+    /// The format of the topic's records: `v1` (srmon collectors), `original` (the original
+    /// Java collectors' camelCase records, forwarded to the backend's `POST /api/metrics`) or
+    /// `auto` (each record by its keys: `hostId` without `schema` is original), for a topic
+    /// both kinds write to during a migration.
+    #[arg(long, env = "RECORD_FORMAT", value_enum, default_value_t = RecordFormat::V1)]
+    pub record_format: RecordFormat,
+}
+
+/// What the topic's records are (RECORD_FORMAT).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RecordFormat {
+    V1,
+    Original,
+    Auto,
 }
 
 /// Validated configuration.
@@ -69,6 +84,9 @@ pub struct Config {
     pub group_id: String,
     pub dlq_topic: String,
     pub ingest_url: String,
+    /// The backend's `POST /api/metrics`, for records in the original format.
+    pub compat_url: String,
+    pub record_format: RecordFormat,
     pub ingest_token: Option<String>,
     pub listen: SocketAddr,
     pub batch: BatchLimits,
@@ -119,6 +137,8 @@ impl Config {
             bootstrap_server,
             dlq_topic,
             ingest_url: format!("{base}/api/v1/ingest"),
+            compat_url: format!("{base}/api/metrics"),
+            record_format: args.record_format,
             ingest_token: args.ingest_token.filter(|t| !t.is_empty()),
             topic: args.topic,
             group_id: args.group_id,

@@ -36,7 +36,7 @@ pub struct Inventory {
 #[utoipa::path(
     post, path = paths::COMPAT_METRICS, tag = tags::COMPAT,
     summary = "One record in the original Java collector's format",
-    description = "Converted to a v1 record (deltas are per-second rates over the Java collector's 1 s tick) and stored like a native one. The record id is derived from hostId and timeStamp, so a retried post is a duplicate.",
+    description = "Converted to a v1 record (deltas are per-second rates over the Java collector's 1 s tick) and stored like a native one. A timeStamp without a zone is local time in the server's TZ. A negative delta is a counter reset: that value is stored as absent, the rest of the record is stored. A container posted as {} (no measurement) is not running. The record id is derived from hostId and timeStamp, so a retried post is a duplicate.",
     request_body(content = crate::compat::JavaRecord, description = "The Java collector's record"),
     responses(
         (status = 200, body = Stored),
@@ -45,7 +45,7 @@ pub struct Inventory {
 )]
 pub async fn post_metrics(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Result<Json<Stored>> {
     let body = read_body(body, state.max_body)?;
-    let record = compat::parse(&body).map_err(Error::InvalidBody)?;
+    let record = compat::parse(&body, &chrono::Local).map_err(Error::InvalidBody)?;
     let record_id = record.record_id.clone();
     let checked = common::validate::validate(&record, Utc::now()).map(|()| record);
     let report = state.ingest.batch(vec![checked]).await?;

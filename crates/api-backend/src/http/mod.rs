@@ -5,6 +5,7 @@
 //! Handlers are thin: they parse, call the library, and answer JSON; errors answer through
 //! [`crate::Error`]'s `IntoResponse`.
 
+mod actuator;
 mod alerting;
 mod alerts;
 mod auth;
@@ -56,7 +57,9 @@ pub mod paths {
     pub const SESSION: &str = "/api/v1/session";
     pub const ASSET: &str = "/{file}";
     pub const DOCS: &str = "/api/v1/docs";
-    pub const ALL: [&str; 13] = [
+    pub const ACTUATOR_HEALTH: &str = "/actuator/health";
+    pub const ACTUATOR_INFO: &str = "/actuator/info";
+    pub const ALL: [&str; 15] = [
         INGEST,
         MACHINES,
         SAMPLES,
@@ -70,6 +73,8 @@ pub mod paths {
         SESSION,
         ASSET,
         DOCS,
+        ACTUATOR_HEALTH,
+        ACTUATOR_INFO,
     ];
 }
 
@@ -92,6 +97,8 @@ pub struct AppState {
     pub latest: crate::latest::Latest,
     /// The open live streams, within their limits.
     pub streams: std::sync::Arc<streams::limit::Streams>,
+    /// The readiness checks (`/actuator/health` answers from them).
+    pub readiness: Arc<common::ops::Readiness>,
 }
 
 /// The whole application router.
@@ -135,6 +142,10 @@ fn routes(
         .merge(streams::routes(streams)); // live streams (SSE, WebSocket): read routes too
     let reads = auth::behind(reads, &tokens, auth::Token::Read);
     let docs = OpenApiRouter::new().routes(routes!(openapi::spec));
+    // the original's health URLs: unauthenticated, as /health/ready
+    let actuator = OpenApiRouter::new()
+        .routes(routes!(actuator::health))
+        .routes(routes!(actuator::info));
     // the dashboard's assets hold no data (its requests need the read token)
     let dashboard = OpenApiRouter::new()
         .routes(routes!(web::index))
@@ -147,6 +158,7 @@ fn routes(
         .merge(reads)
         .merge(alerting)
         .merge(docs)
+        .merge(actuator)
         .merge(dashboard)
         .split_for_parts()
 }

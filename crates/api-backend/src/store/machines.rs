@@ -335,7 +335,7 @@ pub async fn update_latest(conn: &mut MySqlConnection, rows: &[(u32, Row<'_>)]) 
         }
         q.push(
             ") v ON m.id = v.id SET \
-             m.name = IF(v.last_seen >= m.last_seen, v.name, m.name), \
+             m.name = IF(v.last_seen >= m.last_seen AND v.name <> '', v.name, m.name), \
              m.host_machine_id = IF(v.last_seen >= m.last_seen, v.host_machine_id, m.host_machine_id), \
              m.image = IF(v.last_seen >= m.last_seen, v.image, m.image), \
              m.state = IF(v.last_seen >= m.last_seen, v.state, m.state), \

@@ -154,11 +154,13 @@ pub struct InventoryHost {
     pub name: String,
 }
 
-/// Compat inventory: a container and the id of its host.
+/// Compat inventory: a container, named as Docker names it (`/` first), and its host's name.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct InventoryContainer {
+    /// The host's name.
     pub host: String,
     pub id: String,
+    /// With Docker's leading `/`.
     pub name: String,
 }
 
@@ -291,7 +293,7 @@ impl Store {
     /// Hosts and containers not removed, for the compat `GET /api/inventory/list`.
     pub async fn inventory(&self) -> Result<(Vec<InventoryHost>, Vec<InventoryContainer>)> {
         let rows = sqlx::query(
-            "SELECT m.kind, m.ext_id, m.name, h.ext_id AS host_ext_id FROM machines m \
+            "SELECT m.kind, m.ext_id, m.name, h.name AS host_name FROM machines m \
              LEFT JOIN machines h ON h.id = m.host_machine_id \
              WHERE m.removed_at IS NULL ORDER BY m.kind, m.name, m.ext_id",
         )
@@ -306,11 +308,11 @@ impl Store {
             match Kind::parse(&kind) {
                 Some(Kind::Host) => hosts.push(InventoryHost { id, name }),
                 Some(Kind::Container) => {
-                    let host = opt_text(r, "host_ext_id").map_err(Error::from_sqlx)?;
+                    let host = opt_text(r, "host_name").map_err(Error::from_sqlx)?;
                     containers.push(InventoryContainer {
                         host: host.unwrap_or_default(),
                         id,
-                        name,
+                        name: format!("/{}", name.trim_start_matches('/')),
                     });
                 }
                 None => {}

@@ -206,7 +206,8 @@ impl Store {
         machines::mark_removed(&mut *conn, &removed).await?;
         let new_containers: Vec<NewContainer<'_>> = container_rows
             .iter()
-            .filter(|r| containers.created.contains(r.ext_id))
+            // a container without a name (the original's `{}`) has no predecessor to link
+            .filter(|r| containers.created.contains(r.ext_id) && !r.name.is_empty())
             .filter_map(|r| {
                 Some(NewContainer {
                     id: *containers.ids.get(r.ext_id)?,

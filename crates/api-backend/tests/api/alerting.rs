@@ -159,17 +159,25 @@ async fn a_crossing_fires_once_and_resolves_once_with_hysteresis() {
 #[tokio::test]
 async fn compat_history_lists_breaches_by_machine_by_day_and_all() {
     let t = TestApp::start().await;
-    mem_rule(&t).await;
-    let at = times(3);
-    ingest(
-        &t.app,
-        vec![
-            record("a", "h1", at[0], 85.0, 10.0),
-            record("b", "h1", at[1], 60.0, 10.0),
-            record("c", "h1", at[2], 92.5, 10.0),
-        ],
+    // a native rule on a metric the original had (memory) and one on a metric it did not
+    let reply = send_json(
+        &t,
+        Method::PUT,
+        "/api/v1/thresholds/host.mem_used_bytes",
+        None,
+        Some(json!({"raise": 8.0e9, "clear": 7.0e9})),
     )
     .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    mem_rule(&t).await;
+    let at = times(3);
+    let mut records = Vec::new();
+    for (i, (bytes, percent)) in [(8.5e9, 85.0), (6.0e9, 60.0), (9.25e9, 92.5)].into_iter().enumerate() {
+        let mut r = record(&format!("r{i}"), "h1", at[i], percent, 10.0);
+        r["host"]["mem_used_bytes"] = json!(bytes as u64);
+        records.push(r);
+    }
+    ingest(&t.app, records).await;
 
     let by_machine = t
         .post("/api/metrics/threshold-history", &json!({"targetId": "h1"}))
@@ -179,25 +187,21 @@ async fn compat_history_lists_breaches_by_machine_by_day_and_all() {
     assert_eq!(
         breaches.len(),
         2,
-        "two firing events, not the resolved one: {breaches:?}"
+        "two firing events of memory, not the resolved one, not mem_percent's: {breaches:?}"
     );
     let first = &breaches[0];
+    let stamp = first["timestamp"].as_str().unwrap().to_owned();
     assert_eq!(
-        first.as_object().unwrap().keys().collect::<Vec<_>>(),
-        ["metricName", "targetId", "threshold", "timestamp", "value"]
+        first,
+        &json!({"timestamp": stamp, "targetId": "h1", "metricName": "memory", "threshold": 8.0e9, "value": 9.25e9})
     );
-    assert_eq!(
-        (
-            &first["targetId"],
-            &first["metricName"],
-            &first["threshold"],
-            &first["value"]
-        ),
-        (&json!("h1"), &json!("host.mem_percent"), &json!("80.0"), &json!("92.5"))
-    );
-    let stamp = first["timestamp"].as_str().unwrap();
     assert!(
-        chrono::NaiveDateTime::parse_from_str(stamp, "%Y-%m-%dT%H:%M:%S").is_ok(),
+        by_machine.text.contains(r#""threshold":8.0E9,"value":9.25E9"#),
+        "numbers in Java's form: {}",
+        by_machine.text
+    );
+    assert!(
+        chrono::NaiveDateTime::parse_from_str(&stamp, "%Y-%m-%dT%H:%M:%S").is_ok(),
         "{stamp}"
     );
     assert_eq!(
@@ -220,10 +224,10 @@ async fn compat_history_lists_breaches_by_machine_by_day_and_all() {
     assert_eq!(
         entry,
         &json!({"timestamp": stamp, "messageType": "thresholdExceeded", "machineType": "host", "machineId": "h1",
-                "machineName": "h1-name", "metricName": "host.mem_percent", "hostName": "h1-name",
-                "threshold": "80.0", "value": "92.5"})
+                "machineName": "h1-name", "metricName": "memory", "hostName": "h1-name",
+                "threshold": 8.0e9, "value": 9.25e9})
     );
-    assert_eq!(all.json.as_array().map(Vec::len), Some(2));
+    assert_eq!(all.json.as_array().map(Vec::len), Some(2), "{}", all.text);
 }
 
 /// An app on `db` that can be stopped without dropping the database.

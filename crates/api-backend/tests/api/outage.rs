@@ -28,6 +28,16 @@ async fn storage_outage_answers_503_and_recovers() {
     })
     .await;
     assert!(not_ready, "readiness must turn 503 while MySQL is unreachable");
+    // the original's health URL says the same, in its shape, with the reason
+    let actuator = t.get("/actuator/health").await;
+    assert_eq!(actuator.status, StatusCode::SERVICE_UNAVAILABLE, "{}", actuator.text);
+    assert_eq!(actuator.json["status"], "DOWN");
+    assert_eq!(actuator.json["components"]["db"]["status"], "DOWN");
+    assert!(
+        actuator.json["components"]["db"]["details"]["error"].is_string(),
+        "{}",
+        actuator.text
+    );
     assert_error(
         &t.get("/api/v1/machines").await,
         StatusCode::SERVICE_UNAVAILABLE,
@@ -40,6 +50,10 @@ async fn storage_outage_answers_503_and_recovers() {
     })
     .await;
     assert!(ready, "readiness must recover once MySQL is back");
+    let actuator = t.get("/actuator/health").await;
+    assert_eq!(actuator.status, StatusCode::OK, "{}", actuator.text);
+    assert_eq!(actuator.json["status"], "UP");
+    assert_eq!(actuator.json["components"]["db"]["status"], "UP");
     let retried = t.post("/api/v1/ingest", &batch).await;
     assert_eq!(retried.status, StatusCode::OK, "{}", retried.text);
     assert_eq!(

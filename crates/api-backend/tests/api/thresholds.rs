@@ -392,17 +392,25 @@ async fn compat_settings_refuse_crossed_non_numeric_and_missing_values_with_a_se
         &t.post("/api/metrics/threshold-setting", &over).await,
         "temperature: the threshold 4 is below the under-threshold 5",
     );
+    let crossed = t.post("/api/metrics/threshold-setting", &over).await;
+    assert_eq!(
+        crossed.json["underThresholdValues"],
+        under_defaults(),
+        "{}",
+        crossed.text
+    );
     let mut under = under_defaults();
     under["cpuPercent"] = json!(99);
-    refused(
-        &t.post("/api/metrics/under-threshold-setting", &under).await,
-        "cpuPercent: the under-threshold 99 is above the threshold 85",
-    );
+    let crossed = t.post("/api/metrics/under-threshold-setting", &under).await;
+    refused(&crossed, "cpuPercent: the under-threshold 99 is above the threshold 85");
+    // the original's body: the sentence and the other side's values, as strings
+    assert_eq!(crossed.json["overThresholdValues"], over_defaults(), "{}", crossed.text);
+    assert_eq!(crossed.json.as_object().unwrap().len(), 2, "{}", crossed.text);
     let mut bad = over_defaults();
     bad["networkRx"] = json!("fast");
     refused(
         &t.post("/api/metrics/threshold-setting", &bad).await,
-        "networkRx: \"fast\" is not a number",
+        "Invalid number format in one or more fields.",
     );
     let mut missing = over_defaults();
     missing.as_object_mut().unwrap().remove("memoryUsage");

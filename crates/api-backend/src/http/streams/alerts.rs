@@ -24,7 +24,7 @@ use futures_util::stream::{self, Stream, StreamExt};
 use sqlx::MySqlPool;
 
 use super::replay::{self, Page};
-use super::{compat as payload, keep_alive, last_event_id, query, StreamQuery};
+use super::{compat as payload, compat_keep_alive, keep_alive, last_event_id, query, StreamQuery};
 use crate::error::Result;
 use crate::http::openapi::tags;
 use crate::http::AppState;
@@ -75,7 +75,7 @@ pub async fn native(
 #[utoipa::path(
     get, path = super::paths::COMPAT_ALERTS, tag = tags::COMPAT,
     summary = "Alerts in the original system's SSE form",
-    description = "Unnamed events (no `event:` line), one per alert that starts firing (and per container re-creation), with `id:` set to the event id so a reconnect with Last-Event-ID resumes from storage. `data`: {\"messageType\": \"thresholdExceeded|thresholdDeceeded|zerovalue|containerIdChanged|timeout\", \"machineId\", \"machineName\", \"metricName\", \"threshold\", \"value\", \"timestamp\"}; threshold and value are strings (e.g. \"85.0\", \"2.0E10\"), timestamp `YYYY-MM-DDTHH:MM:SS` in the server's TZ; zerovalue, containerIdChanged and timeout have no metricName, threshold or value. A `: keep-alive` comment every 15 s.",
+    description = "Unnamed events (no `event:` line), one per alert that starts firing (and per container re-creation), with `id:` set to the event id so a reconnect with Last-Event-ID resumes from storage. `data`: {\"messageType\": \"thresholdExceeded|thresholdDeceeded|zerovalue|containerIdChanged|timeout\", \"machineId\", \"machineName\", \"metricName\", \"threshold\", \"value\", \"timestamp\"}; threshold and value are strings (e.g. \"85.0\", \"2.0E10\"), timestamp `YYYY-MM-DDTHH:MM:SS` in the server's TZ; metricName is the original's (cpu, memory, diskReadDelta, diskWriteDelta, networkRx, networkTx, temperature; alerts of other metrics are not on this stream); machineName of a container starts with `/`; zerovalue, containerIdChanged and timeout have no metricName, threshold or value. Keys in that order. An `event: ping` with `data: keepalive` every 15 s when idle, as the original.",
     params(("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id: every stored event with a greater id is replayed first (browsers' EventSource sends it on reconnect)."),
         ("last_event_id" = Option<u64>, Query, description = "Same as the Last-Event-ID header, for clients that cannot send it."),),
     responses((status = 200, description = "The event stream", content_type = "text/event-stream"))
@@ -89,11 +89,10 @@ pub async fn compat(
     let sub = state.hub.subscribe_alerts();
     let events = events(&state, sub, after).await?.filter_map(|a| async move {
         let data = payload::message(&a.event)?;
-        Some(Ok::<_, Infallible>(
-            Event::default().id(a.id.to_string()).data(data.to_string()),
-        ))
+        let data = serde_json::to_string(&data).ok()?;
+        Some(Ok::<_, Infallible>(Event::default().id(a.id.to_string()).data(data)))
     });
-    Ok(Sse::new(events).keep_alive(keep_alive(&state)).into_response())
+    Ok(Sse::new(events).keep_alive(compat_keep_alive(&state)).into_response())
 }
 
 /// The events of both streams as they come, ending when either one ends.

@@ -1,50 +1,111 @@
-//! The original system's alert SSE payload: `{"messageType","machineId","machineName",
-//! "metricName","threshold","value","timestamp"}`, threshold and value as strings (Java's
-//! `Double.toString` form, e.g. `85.0`, `2.0E10`), the timestamp `YYYY-MM-DDTHH:MM:SS` in local
-//! time (`TZ`). Types without a metric (`zerovalue`, `containerIdChanged`, `timeout`) leave out
-//! metricName, threshold and value.
+//! The original system's view of alert events. On its SSE: `{"messageType","machineId",
+//! "machineName","metricName","threshold","value","timestamp"}` in that key order, threshold and
+//! value as strings (Java's `Double.toString` form, e.g. `85.0`, `2.0E10`), the timestamp
+//! `YYYY-MM-DDTHH:MM:SS` in local time (`TZ`). Types without a metric (`zerovalue`,
+//! `containerIdChanged`, `timeout`) leave out metricName, threshold and value. Metrics the
+//! original did not have give no compat event at all. Container names start with `/`, as
+//! Docker gives them.
 
 use chrono::{DateTime, Local, Utc};
-use serde_json::{Map, Value};
+use serde::Serialize;
+use serde_json::value::RawValue;
 
-use crate::alerts::{AlertEvent, Metric};
+pub use common::compat::java_double;
 
-/// The payload of `event`, or `None` when it has no compat form (see
-/// [`AlertEvent::compat_message_type`]).
-pub fn message(event: &AlertEvent) -> Option<Value> {
-    let message_type = event.compat_message_type()?;
-    let mut m = Map::new();
-    m.insert("messageType".into(), message_type.into());
-    m.insert("machineId".into(), event.key.machine_id.clone().into());
-    m.insert("machineName".into(), event.machine_name.clone().into());
-    if matches!(message_type, "thresholdExceeded" | "thresholdDeceeded") {
-        if let Some(metric) = event.metric {
-            m.insert("metricName".into(), metric_name(metric).into());
-        }
-        if let Some(threshold) = event.threshold {
-            m.insert("threshold".into(), java_double(threshold).into());
-        }
-        if let Some(value) = event.value {
-            m.insert("value".into(), java_double(value).into());
-        }
-    }
-    m.insert("timestamp".into(), local_timestamp(event.at).into());
-    Some(Value::Object(m))
+use crate::alerts::{AlertEvent, MachineKind, Metric};
+
+/// An event as the original system named it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct View {
+    pub message_type: &'static str,
+    /// The original metric name, threshold and value: threshold types only.
+    pub metric_name: Option<&'static str>,
+    pub threshold: Option<f64>,
+    pub value: Option<f64>,
 }
 
-/// The original system's name of a metric; metrics it did not have keep their native name.
-pub fn metric_name(metric: Metric) -> &'static str {
+/// `event` as the original system had it, or `None` when it has no compat form (see
+/// [`AlertEvent::compat_message_type`]) or its metric had no original name.
+pub fn view(event: &AlertEvent) -> Option<View> {
+    let message_type = event.compat_message_type()?;
+    if !matches!(message_type, "thresholdExceeded" | "thresholdDeceeded") {
+        return Some(View {
+            message_type,
+            metric_name: None,
+            threshold: None,
+            value: None,
+        });
+    }
+    Some(View {
+        message_type,
+        metric_name: Some(metric_name(event.metric?)?),
+        threshold: event.threshold,
+        value: event.value,
+    })
+}
+
+/// The payload of one compat SSE event, keys in the original's order.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Message {
+    message_type: &'static str,
+    machine_id: String,
+    machine_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metric_name: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    threshold: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value: Option<String>,
+    timestamp: String,
+}
+
+/// The SSE payload of `event`, when it has a compat form.
+pub fn message(event: &AlertEvent) -> Option<Message> {
+    let v = view(event)?;
+    Some(Message {
+        message_type: v.message_type,
+        machine_id: event.key.machine_id.clone(),
+        machine_name: machine_name(event.machine_kind, &event.machine_name),
+        metric_name: v.metric_name,
+        threshold: v.threshold.map(java_double),
+        value: v.value.map(java_double),
+        timestamp: local_timestamp(event.at),
+    })
+}
+
+/// A machine's name as the original gave it: a container's with Docker's leading `/`.
+pub fn machine_name(kind: MachineKind, name: &str) -> String {
+    match kind {
+        MachineKind::Container if !name.starts_with('/') => format!("/{name}"),
+        _ => name.to_owned(),
+    }
+}
+
+/// The original system's name of a metric (`cpu`, `memory`, `diskReadDelta`,
+/// `diskWriteDelta`, `networkRx`, `networkTx`, `temperature`); `None` for metrics it did not
+/// have.
+pub fn metric_name(metric: Metric) -> Option<&'static str> {
     use Metric::*;
-    match metric {
-        HostCpuPercent | ContainerCpuPercent => "cpuPercent",
-        HostMemUsedBytes | ContainerMemUsedBytes => "memoryUsage",
+    Some(match metric {
+        HostCpuPercent | ContainerCpuPercent => "cpu",
+        HostMemUsedBytes | ContainerMemUsedBytes => "memory",
         HostDiskReadBytesPerSec | ContainerBlkReadBytesPerSec => "diskReadDelta",
         HostDiskWriteBytesPerSec | ContainerBlkWriteBytesPerSec => "diskWriteDelta",
         HostNetRxBytesPerSec | ContainerNetRxBytesPerSec => "networkRx",
         HostNetTxBytesPerSec | ContainerNetTxBytesPerSec => "networkTx",
         HostTemperatureC => "temperature",
-        other => other.as_str(),
+        _ => return None,
+    })
+}
+
+/// A number as a JSON number written in Java's `Double.toString` form (`85.0`, `2.0E10`);
+/// `None` for NaN and the infinities, which JSON cannot carry.
+pub fn java_number(v: f64) -> Option<Box<RawValue>> {
+    if !v.is_finite() {
+        return None;
     }
+    RawValue::from_string(java_double(v)).ok()
 }
 
 /// `YYYY-MM-DDTHH:MM:SS` in the local time zone (`TZ`).
@@ -52,64 +113,34 @@ pub fn local_timestamp(at: DateTime<Utc>) -> String {
     at.with_timezone(&Local).format("%Y-%m-%dT%H:%M:%S").to_string()
 }
 
-/// A number as Java's `Double.toString` writes it: plain with at least one decimal between
-/// 10^-3 and 10^7 (`85.0`, `12.5`), otherwise scientific (`2.0E10`, `1.5E-4`).
-pub fn java_double(v: f64) -> String {
-    if !v.is_finite() {
-        return if v.is_nan() {
-            "NaN".into()
-        } else if v > 0.0 {
-            "Infinity".into()
-        } else {
-            "-Infinity".into()
-        };
-    }
-    let magnitude = v.abs();
-    if magnitude == 0.0 || (1e-3..1e7).contains(&magnitude) {
-        let s = v.to_string();
-        return if s.contains('.') { s } else { format!("{s}.0") };
-    }
-    let s = format!("{v:e}");
-    let (mantissa, exponent) = s.split_once('e').unwrap_or((&s, "0"));
-    let mantissa = if mantissa.contains('.') {
-        mantissa.to_owned()
-    } else {
-        format!("{mantissa}.0")
-    };
-    format!("{mantissa}E{exponent}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn numbers_are_written_like_java_doubles() {
-        for (v, want) in [
-            (85.0, "85.0"),
-            (12.5, "12.5"),
-            (0.0, "0.0"),
-            (-3.0, "-3.0"),
-            (300000.0, "300000.0"),
-            (2.0e10, "2.0E10"),
-            (4.0e7, "4.0E7"),
-            (1.5e-4, "1.5E-4"),
-            (12345678.9, "1.23456789E7"),
+    fn metric_names_map_back_to_the_original_ones() {
+        for (metric, want) in [
+            (Metric::HostCpuPercent, Some("cpu")),
+            (Metric::ContainerCpuPercent, Some("cpu")),
+            (Metric::HostMemUsedBytes, Some("memory")),
+            (Metric::ContainerMemUsedBytes, Some("memory")),
+            (Metric::ContainerBlkWriteBytesPerSec, Some("diskWriteDelta")),
+            (Metric::HostDiskReadBytesPerSec, Some("diskReadDelta")),
+            (Metric::ContainerNetTxBytesPerSec, Some("networkTx")),
+            (Metric::HostNetRxBytesPerSec, Some("networkRx")),
+            (Metric::HostTemperatureC, Some("temperature")),
+            (Metric::HostMemPercent, None),
         ] {
-            assert_eq!(java_double(v), want, "{v}");
+            assert_eq!(metric_name(metric), want, "{metric:?}");
         }
     }
 
     #[test]
-    fn metric_names_map_back_to_the_original_ones() {
-        assert_eq!(metric_name(Metric::HostCpuPercent), "cpuPercent");
-        assert_eq!(metric_name(Metric::ContainerCpuPercent), "cpuPercent");
-        assert_eq!(metric_name(Metric::HostMemUsedBytes), "memoryUsage");
-        assert_eq!(metric_name(Metric::ContainerBlkWriteBytesPerSec), "diskWriteDelta");
-        assert_eq!(metric_name(Metric::HostDiskReadBytesPerSec), "diskReadDelta");
-        assert_eq!(metric_name(Metric::ContainerNetTxBytesPerSec), "networkTx");
-        assert_eq!(metric_name(Metric::HostNetRxBytesPerSec), "networkRx");
-        assert_eq!(metric_name(Metric::HostTemperatureC), "temperature");
-        assert_eq!(metric_name(Metric::HostMemPercent), "host.mem_percent");
+    fn numbers_of_the_history_are_json_numbers_in_java_form() {
+        assert_eq!(java_number(2.0e10).unwrap().get(), "2.0E10");
+        assert_eq!(java_number(85.0).unwrap().get(), "85.0");
+        assert!(java_number(f64::NAN).is_none());
+        let parsed: f64 = serde_json::from_str(java_number(4.0e7).unwrap().get()).unwrap();
+        assert_eq!(parsed, 4.0e7);
     }
 }

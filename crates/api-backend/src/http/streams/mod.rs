@@ -2,12 +2,12 @@
 //! `Last-Event-ID` replay from storage, then live events; with `samples=` one machine's new
 //! records too), the compat alert SSE of the original
 //! system (`/api/metrics/threshold-alert`), live records as SSE (`/api/v1/metrics/stream`) and
-//! as WebSocket frames (`/ws/metrics`). All are reads (behind the read token) and are fed by
+//! as WebSocket frames (`/api/v1/metrics/ws` in v1, `/ws/metrics` in the original's shape). All are reads (behind the read token) and are fed by
 //! the [`Hub`](crate::hub::Hub) in [`AppState`].
 //!
 //! - [`alerts`]: the two alert SSE endpoints; [`replay`]: paging stored events;
 //!   [`compat`]: the original system's alert payload.
-//! - [`records`]: the record SSE and the WebSocket.
+//! - [`records`]: the record SSE and the two WebSockets.
 //! - [`limit`]: how many streams may be open, in total and per client.
 
 mod alerts;
@@ -33,9 +33,10 @@ pub mod paths {
     pub const COMPAT_ALERTS: &str = "/api/metrics/threshold-alert";
     pub const METRICS: &str = "/api/v1/metrics/stream";
     pub const WS_METRICS: &str = "/ws/metrics";
+    pub const NATIVE_WS_METRICS: &str = "/api/v1/metrics/ws";
     /// Every stream path, for the check that each is described.
     #[cfg(test)]
-    pub const ALL: [&str; 4] = [ALERTS, COMPAT_ALERTS, METRICS, WS_METRICS];
+    pub const ALL: [&str; 5] = [ALERTS, COMPAT_ALERTS, METRICS, WS_METRICS, NATIVE_WS_METRICS];
 }
 
 /// The stream routes, within `streams`' limits; the caller puts them behind the read-token
@@ -46,6 +47,7 @@ pub fn routes(streams: std::sync::Arc<limit::Streams>) -> OpenApiRouter<AppState
         .routes(routes!(alerts::compat))
         .routes(routes!(records::sse))
         .routes(routes!(records::ws))
+        .routes(routes!(records::ws_native))
         .route_layer(axum::middleware::from_fn_with_state(streams, limit::guard))
 }
 
@@ -87,6 +89,14 @@ fn keep_alive(state: &AppState) -> KeepAlive {
     KeepAlive::new()
         .interval(state.hub.settings().heartbeat)
         .text("keep-alive")
+}
+
+/// The original system's heartbeat (`event:ping`, `data:keepalive`) every
+/// `hub.settings().heartbeat`.
+fn compat_keep_alive(state: &AppState) -> KeepAlive {
+    KeepAlive::new()
+        .interval(state.hub.settings().heartbeat)
+        .event(axum::response::sse::Event::default().event("ping").data("keepalive"))
 }
 
 #[cfg(test)]

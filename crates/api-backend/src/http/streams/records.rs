@@ -2,8 +2,10 @@
 //! newly stored record as `event: record` with the record JSON (§2); with a host id, that
 //! host's records; with a container id, `event: sample` with
 //! `{"record_id","host_id","host_name","sampled_at","interval_ms","container":{…}}` (the
-//! container's entry of each record of its host). `GET /ws/metrics` (WebSocket, compat): every
-//! newly stored record as one compact JSON text frame. No replay: these are live only.
+//! container's entry of each record of its host). WebSockets pushing every newly stored record
+//! as one compact JSON text frame: `GET /api/v1/metrics/ws` in the v1 shape, `GET /ws/metrics`
+//! (compat) in the original collector's shape, whatever format the record arrived in. No
+//! replay: these are live only.
 
 use std::convert::Infallible;
 
@@ -68,8 +70,8 @@ fn render(published: &PublishedRecord, machine: Option<&str>) -> Option<Event> {
 
 #[utoipa::path(
     get, path = super::paths::WS_METRICS, tag = tags::COMPAT,
-    summary = "Live records over WebSocket",
-    description = "A WebSocket (GET with Upgrade: websocket) that pushes every newly stored record as one compact JSON text frame (wire format v1). Frames from the client are ignored; a client too far behind is closed.",
+    summary = "Live records over WebSocket, in the original collector's shape",
+    description = "A WebSocket (GET with Upgrade: websocket) that pushes every newly stored record, whatever format it arrived in, as one compact JSON text frame in the original collector's shape: {\"type\": \"host\", \"hostId\", \"name\", \"timeStamp\" (YYYY-MM-DDTHH:MM:SS, server's TZ), \"cpuUsagePercent\", \"memoryUsedBytes\", \"diskReadBytesDelta\", \"diskWriteBytesDelta\", \"networkDelta\": {iface: {\"rxBytesDelta\", \"txBytesDelta\"}}, \"temperatures\", \"containers\": {id: {\"name\" (with a leading /), …} or {} when not running}}, numbers in Java's Double.toString form, deltas per second, null where not measured. Frames from the client are ignored; a client too far behind is closed.",
     responses((status = 101, description = "Switching to the WebSocket protocol"))
 )]
 pub async fn ws(
@@ -77,19 +79,47 @@ pub async fn ws(
     Extension(slot): Extension<super::limit::PermitSlot>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    socket(&state, slot, upgrade, |p| p.original().clone())
+}
+
+#[utoipa::path(
+    get, path = super::paths::NATIVE_WS_METRICS, tag = tags::READ,
+    summary = "Live records over WebSocket (wire format v1)",
+    description = "A WebSocket (GET with Upgrade: websocket) that pushes every newly stored record as one compact JSON text frame, the record in wire format v1 (as the record SSE's data). Frames from the client are ignored; a client too far behind is closed.",
+    responses((status = 101, description = "Switching to the WebSocket protocol"))
+)]
+pub async fn ws_native(
+    State(state): State<AppState>,
+    Extension(slot): Extension<super::limit::PermitSlot>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    socket(&state, slot, upgrade, |p| p.json.clone())
+}
+
+/// Upgrades to a WebSocket that sends `frame` of every new record.
+fn socket(
+    state: &AppState,
+    slot: super::limit::PermitSlot,
+    upgrade: WebSocketUpgrade,
+    frame: fn(&PublishedRecord) -> axum::extract::ws::Utf8Bytes,
+) -> Response {
     // subscribed before the handshake answer: nothing stored after it is missed
     let sub = state.hub.subscribe_records();
     // counted among the open streams until the socket closes
     let permit = slot.take();
     upgrade.on_upgrade(move |socket| async move {
-        push(socket, sub).await;
+        push(socket, sub, frame).await;
         drop(permit);
     })
 }
 
 /// Sends each record as a text frame until the client leaves or lags past the hub's capacity
 /// (then the socket is closed; the client may reconnect).
-async fn push(mut socket: WebSocket, mut sub: Subscription<PublishedRecord>) {
+async fn push(
+    mut socket: WebSocket,
+    mut sub: Subscription<PublishedRecord>,
+    frame: fn(&PublishedRecord) -> axum::extract::ws::Utf8Bytes,
+) {
     loop {
         tokio::select! {
             published = sub.recv() => {
@@ -97,7 +127,7 @@ async fn push(mut socket: WebSocket, mut sub: Subscription<PublishedRecord>) {
                     let _ = socket.send(Message::Close(None)).await;
                     return;
                 };
-                if socket.send(Message::Text(published.json.clone())).await.is_err() {
+                if socket.send(Message::Text(frame(&published))).await.is_err() {
                     return;
                 }
             }

@@ -1,4 +1,5 @@
-//! Live records: `/ws/metrics` pushes each newly stored record as a JSON text frame;
+//! Live records: `/api/v1/metrics/ws` pushes each newly stored record as a JSON text frame,
+//! `/ws/metrics` the same in the original collector's shape;
 //! `/api/v1/metrics/stream?machine=` filters by host or reduces to one container's sample.
 
 use std::time::Duration;
@@ -33,7 +34,7 @@ where
 #[tokio::test]
 async fn websocket_receives_each_newly_ingested_record_once_as_a_json_text_frame() {
     let s = Served::start(HubSettings::default()).await;
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws/metrics", s.addr))
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/api/v1/metrics/ws", s.addr))
         .await
         .expect("the WebSocket opens");
     let mut first = host_record("r1", "h1", &ts(Utc::now()));
@@ -49,6 +50,46 @@ async fn websocket_receives_each_newly_ingested_record_once_as_a_json_text_frame
         json!({"accepted": 1, "duplicates": 1, "rejected": []})
     );
     assert_eq!(next_text(&mut ws).await["record_id"], "r2");
+}
+
+#[tokio::test]
+async fn the_compat_websocket_pushes_native_and_original_records_in_the_original_shape() {
+    let s = Served::start(HubSettings::default()).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws/metrics", s.addr))
+        .await
+        .expect("the WebSocket opens");
+    let at = Utc::now();
+    let mut native = host_record("r1", "h1", &ts(at));
+    native["host"]["cpu_percent"] = json!(42.5);
+    let mut stopped = container("c2", "db", "exited");
+    stopped["cpu_percent"] = json!(null);
+    native["containers"] = json!([container("c1", "web", "running"), stopped]);
+    assert_eq!(s.ingest(&json!([native])).await["accepted"], 1);
+    let frame = next_text(&mut ws).await;
+    assert_eq!(frame["type"], "host");
+    assert_eq!(frame["hostId"], "h1");
+    assert_eq!(frame["cpuUsagePercent"], 42.5);
+    let local = at.with_timezone(&chrono::Local).format("%Y-%m-%dT%H:%M:%S").to_string();
+    assert_eq!(frame["timeStamp"], local);
+    assert_eq!(frame["containers"]["c1"]["name"], "/web");
+    assert_eq!(frame["containers"]["c2"], json!({}), "not running: no measurements");
+    assert!(
+        frame.get("host_id").is_none() && frame.get("schema").is_none(),
+        "{frame}"
+    );
+
+    // a record posted in the original format comes back in it
+    let original = json!({"type": "host", "hostId": "java-1", "name": "legacy", "timeStamp": ts(at + chrono::TimeDelta::seconds(1)),
+        "cpuUsagePercent": 7.0, "memoryUsedBytes": 6.442450944E9, "diskReadBytesDelta": 2.0E7,
+        "containers": {"abc": {"name": "/redis", "cpuUsagePercent": 1.5}}});
+    let reply = s.http.post(s.url("/api/metrics")).json(&original).send().await.unwrap();
+    assert_eq!(reply.status(), 200);
+    let frame = next_text(&mut ws).await;
+    assert_eq!(frame["hostId"], "java-1");
+    assert_eq!(frame["memoryUsedBytes"], 6.442450944E9);
+    assert_eq!(frame["diskReadBytesDelta"], 2.0E7);
+    assert_eq!(frame["containers"]["abc"]["name"], "/redis");
+    assert_eq!(frame["containers"]["abc"]["cpuUsagePercent"], 1.5);
 }
 
 #[tokio::test]
@@ -96,7 +137,7 @@ async fn websockets_count_among_the_open_streams_until_they_close() {
         c.streams = StreamSettings { max: 10, per_client: 1 };
     })
     .await;
-    let url = format!("ws://{}/ws/metrics", s.addr);
+    let url = format!("ws://{}/api/v1/metrics/ws", s.addr);
     let (ws, _) = tokio_tungstenite::connect_async(&url).await.expect("the first opens");
     // the same client's next stream, WebSocket or SSE, is over its limit
     match tokio_tungstenite::connect_async(&url).await {
