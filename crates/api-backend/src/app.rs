@@ -232,8 +232,8 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<()> {
     Ok(())
 }
 
-/// Pings MySQL every [`CHECK_EVERY`] and reports the result as the `database` readiness check;
-/// logs once when it is lost and once when it is back.
+/// Pings MySQL every [`CHECK_EVERY`] and reports the result, with the ping's time, as the
+/// `database` readiness check; logs once when it is lost and once when it is back.
 async fn watch_database(store: Store, readiness: Arc<Readiness>, up: Gauge, shutdown: Shutdown) {
     let mut was_ok = true;
     loop {
@@ -241,12 +241,15 @@ async fn watch_database(store: Store, readiness: Arc<Readiness>, up: Gauge, shut
             () = tokio::time::sleep(CHECK_EVERY) => {}
             () = shutdown.wait() => return,
         }
-        match store.ping(PING_TIMEOUT).await {
+        let started = std::time::Instant::now();
+        let result = store.ping(PING_TIMEOUT).await;
+        let took = started.elapsed();
+        match result {
             Ok(()) => {
                 if !was_ok {
                     tracing::info!("MySQL is reachable again");
                 }
-                readiness.set(DATABASE_CHECK, true, "reachable");
+                readiness.measured(DATABASE_CHECK, true, "reachable", took);
                 up.set(1);
                 was_ok = true;
             }
@@ -254,7 +257,7 @@ async fn watch_database(store: Store, readiness: Arc<Readiness>, up: Gauge, shut
                 if was_ok {
                     tracing::warn!(error = %e, "MySQL is unreachable; ingest answers 503 until it is back");
                 }
-                readiness.set(DATABASE_CHECK, false, e.to_string());
+                readiness.measured(DATABASE_CHECK, false, e.to_string(), took);
                 up.set(0);
                 was_ok = false;
             }

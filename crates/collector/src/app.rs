@@ -175,21 +175,23 @@ async fn kafka_readiness(sink: KafkaSink, readiness: Arc<Readiness>, shutdown: S
     let mut last_ok = None;
     while !shutdown.is_triggered() {
         let k = sink.clone();
+        let started = std::time::Instant::now();
         let result = tokio::task::spawn_blocking(move || k.check_topic(Duration::from_secs(3)))
             .await
             .unwrap_or_else(|e| Err(e.to_string()));
+        let took = started.elapsed();
         match &result {
             Ok(detail) => {
                 if last_ok != Some(true) {
                     tracing::info!(topic = sink.topic(), "Kafka reachable: {detail}");
                 }
-                readiness.set("kafka", true, detail.clone());
+                readiness.measured("kafka", true, detail.clone(), took);
             }
             Err(e) => {
                 if last_ok != Some(false) {
                     tracing::warn!(topic = sink.topic(), error = %e, "Kafka not usable; records wait in the local queue (logged once until it recovers)");
                 }
-                readiness.set("kafka", false, e.clone());
+                readiness.measured("kafka", false, e.clone(), took);
             }
         }
         last_ok = Some(result.is_ok());

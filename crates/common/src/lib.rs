@@ -10,6 +10,8 @@ pub mod compat;
 #[cfg(feature = "runtime")]
 pub mod config;
 #[cfg(feature = "runtime")]
+pub mod health;
+#[cfg(feature = "runtime")]
 pub mod ops;
 #[cfg(feature = "runtime")]
 pub mod server;

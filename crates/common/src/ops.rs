@@ -1,7 +1,8 @@
 //! The operational HTTP surface every binary serves: `GET /health/live`, `GET /health/ready`
-//! (200 when every readiness check passes, 503 with the failing ones otherwise) and
-//! `GET /metrics` (Prometheus/OpenMetrics text from a `prometheus-client` registry), plus
-//! tracing set-up.
+//! (200 when every readiness check passes, 503 with the failing ones otherwise),
+//! `GET /health/detailed` (each dependency with its response time and last error, see
+//! [`crate::health`]) and `GET /metrics` (Prometheus/OpenMetrics text from a
+//! `prometheus-client` registry), plus tracing set-up.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -17,10 +18,36 @@ use prometheus_client::registry::Registry;
 use crate::server::Connections;
 use crate::shutdown::Shutdown;
 
-/// Named readiness checks, each either passing or failing with a detail.
-#[derive(Debug, Default)]
+/// Named checks of the binary's dependencies, each either passing or failing with a detail.
+/// The critical ones make readiness; the others (a webhook receiver, say) only degrade the
+/// detailed health.
+#[derive(Debug)]
 pub struct Readiness {
-    checks: Mutex<BTreeMap<String, Check>>,
+    checks: Mutex<BTreeMap<String, Entry>>,
+    /// When the process started (for the detailed health's uptime).
+    pub started: std::time::Instant,
+}
+
+impl Default for Readiness {
+    fn default() -> Self {
+        Readiness {
+            checks: Mutex::default(),
+            started: std::time::Instant::now(),
+        }
+    }
+}
+
+/// One check as last recorded, with what the detailed health reports of it.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub check: Check,
+    /// Part of readiness (else it only degrades the detailed health).
+    pub critical: bool,
+    /// How long the check's probe took, when it timed one.
+    pub response_time: Option<std::time::Duration>,
+    /// The newest failure's detail and time (kept after the check passes again).
+    pub last_error: Option<(String, chrono::DateTime<chrono::Utc>)>,
+    pub checked_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// One readiness check.
@@ -52,21 +79,56 @@ impl Readiness {
         Arc::new(Self::default())
     }
 
-    /// Records the current state of one check.
+    /// Records the current state of one (critical) check.
     pub fn set(&self, name: &str, ok: bool, detail: impl Into<String>) {
+        self.record(name, true, ok, detail.into(), None);
+    }
+
+    /// Records one critical check whose probe took `took`.
+    pub fn measured(&self, name: &str, ok: bool, detail: impl Into<String>, took: std::time::Duration) {
+        self.record(name, true, ok, detail.into(), Some(took));
+    }
+
+    /// Records a check that is not part of readiness: failing, it degrades the detailed
+    /// health only (`took`: how long its probe took, when timed).
+    pub fn set_optional(&self, name: &str, ok: bool, detail: impl Into<String>, took: Option<std::time::Duration>) {
+        self.record(name, false, ok, detail.into(), took);
+    }
+
+    fn record(&self, name: &str, critical: bool, ok: bool, detail: String, took: Option<std::time::Duration>) {
+        let now = chrono::Utc::now();
         let mut checks = self.checks.lock().expect("readiness lock");
+        let last_error = match checks.get(name) {
+            _ if !ok => Some((detail.clone(), now)),
+            Some(e) => e.last_error.clone(),
+            None => None,
+        };
+        // a timed check keeps its last time while a later record of it has none
+        let response_time = took.or_else(|| checks.get(name).and_then(|e| e.response_time));
         checks.insert(
             name.to_owned(),
-            Check {
-                ok,
-                detail: detail.into(),
+            Entry {
+                check: Check { ok, detail },
+                critical,
+                response_time,
+                last_error,
+                checked_at: now,
             },
         );
     }
 
-    /// True when every check passes.
+    /// True when every critical check passes.
     pub fn is_ready(&self) -> bool {
-        self.checks.lock().expect("readiness lock").values().all(|c| c.ok)
+        self.checks
+            .lock()
+            .expect("readiness lock")
+            .values()
+            .all(|e| !e.critical || e.check.ok)
+    }
+
+    /// Every check as last recorded.
+    pub fn entries(&self) -> BTreeMap<String, Entry> {
+        self.checks.lock().expect("readiness lock").clone()
     }
 
     /// The checks as JSON: `{"ready": bool, "checks": {name: {"ok", "detail"}}}`.
@@ -74,12 +136,19 @@ impl Readiness {
         serde_json::to_value(self.report()).unwrap_or_default()
     }
 
-    /// The checks as answered by `GET /health/ready`.
+    /// The critical checks as answered by `GET /health/ready`.
     pub fn report(&self) -> ReadyReport {
-        let checks = self.checks.lock().expect("readiness lock");
+        let checks: BTreeMap<String, Check> = self
+            .checks
+            .lock()
+            .expect("readiness lock")
+            .iter()
+            .filter(|(_, e)| e.critical)
+            .map(|(name, e)| (name.clone(), e.check.clone()))
+            .collect();
         ReadyReport {
             ready: checks.values().all(|c| c.ok),
-            checks: checks.clone(),
+            checks,
         }
     }
 }
@@ -91,11 +160,12 @@ pub struct Ops {
     pub readiness: Arc<Readiness>,
 }
 
-/// Router with `/health/live`, `/health/ready` and `/metrics`.
+/// Router with `/health/live`, `/health/ready`, `/health/detailed` and `/metrics`.
 pub fn router(ops: Ops) -> Router {
     Router::new()
         .route("/health/live", get(live))
         .route("/health/ready", get(ready))
+        .route("/health/detailed", get(detailed))
         .route("/metrics", get(metrics))
         .with_state(ops)
 }
@@ -104,7 +174,7 @@ pub fn router(ops: Ops) -> Router {
 #[cfg(feature = "openapi")]
 pub fn openapi() -> utoipa::openapi::OpenApi {
     #[derive(utoipa::OpenApi)]
-    #[openapi(paths(live, ready, metrics))]
+    #[openapi(paths(live, ready, detailed, metrics))]
     struct Ops;
     <Ops as utoipa::OpenApi>::openapi()
 }
@@ -131,6 +201,23 @@ async fn ready(State(ops): State<Ops>) -> Response {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (status, Json(ops.readiness.report())).into_response()
+}
+
+#[cfg_attr(feature = "openapi", utoipa::path(
+    get, path = "/health/detailed", tag = "ops", summary = "Each dependency's status, response time and last error; disk space, version, uptime",
+    responses(
+        (status = 200, description = "`healthy` (every check passes) or `degraded` (an optional dependency, such as a webhook receiver, fails)", body = crate::health::Detailed),
+        (status = 503, description = "`unhealthy`: a critical dependency fails (as /health/ready)", body = crate::health::Detailed),
+    )
+))]
+async fn detailed(State(ops): State<Ops>) -> Response {
+    let report = crate::health::detailed(&ops.readiness);
+    let status = if report.status == crate::health::Overall::Unhealthy {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    (status, Json(report)).into_response()
 }
 
 #[cfg_attr(feature = "openapi", utoipa::path(
@@ -252,5 +339,28 @@ mod tests {
         assert_eq!(r.to_json()["checks"]["docker"]["detail"], "unreachable");
         r.set("docker", true, "ok");
         assert!(r.is_ready());
+    }
+
+    #[test]
+    fn an_optional_check_degrades_but_does_not_unready_and_errors_are_remembered() {
+        use crate::health::{detailed, Overall};
+        let r = Readiness::new();
+        r.measured("database", true, "reachable", std::time::Duration::from_millis(3));
+        assert_eq!(detailed(&r).status, Overall::Healthy);
+        r.set_optional("webhook", false, "connection refused", None);
+        assert!(r.is_ready(), "optional checks are not readiness");
+        assert!(!r.report().checks.contains_key("webhook"), "/health/ready is unchanged");
+        let d = detailed(&r);
+        assert_eq!(d.status, Overall::Degraded);
+        assert_eq!(
+            d.dependencies["webhook"].last_error.as_deref(),
+            Some("connection refused")
+        );
+        r.measured("database", false, "timed out", std::time::Duration::from_secs(2));
+        assert_eq!(detailed(&r).status, Overall::Unhealthy);
+        r.measured("database", true, "reachable", std::time::Duration::from_millis(4));
+        let db = &detailed(&r).dependencies["database"];
+        assert_eq!((db.status, db.response_time_ms), (crate::health::Up::Up, Some(4.0)));
+        assert_eq!(db.last_error.as_deref(), Some("timed out"), "the last error is kept");
     }
 }

@@ -188,15 +188,21 @@ impl Forwarder {
         let mut backoff = Backoff::new(self.retry_initial, self.retry_max);
         let mut abort_at: Option<Instant> = None;
         loop {
-            match attempt().await {
+            let started = std::time::Instant::now();
+            let outcome = attempt().await;
+            let took = started.elapsed();
+            match outcome {
                 Attempt::Answered(t) => {
-                    self.readiness.set("backend", true, "last ingest answered");
+                    self.readiness.measured("backend", true, "last ingest answered", took);
                     return Ok(Outcome::Answered(t));
                 }
-                Attempt::Refused(reason) => return Ok(Outcome::Refused(reason)),
+                Attempt::Refused(reason) => {
+                    self.readiness.measured("backend", true, "last ingest answered", took);
+                    return Ok(Outcome::Refused(reason));
+                }
                 Attempt::Retry(reason) => {
                     self.metrics.forward_retries.inc();
-                    self.readiness.set("backend", false, reason.clone());
+                    self.readiness.measured("backend", false, reason.clone(), took);
                     let delay = backoff.next_delay();
                     tracing::warn!(%reason, retry_in = ?delay, "ingest failed; will retry");
                     if shutdown.is_triggered() {

@@ -181,7 +181,7 @@ mod tests {
         for path in crate::http::paths::ALL
             .iter()
             .chain(&crate::http::alerting_paths::ALL)
-            .chain(&["/health/live", "/health/ready", "/metrics"])
+            .chain(&["/health/live", "/health/ready", "/health/detailed", "/metrics"])
         {
             let item = spec["paths"][*path].as_object();
             assert!(item.is_some_and(|i| !i.is_empty()), "{path} is not described");

@@ -38,6 +38,16 @@ async fn storage_outage_answers_503_and_recovers() {
         "{}",
         actuator.text
     );
+    let detailed = t.get("/health/detailed").await;
+    assert_eq!(detailed.status, StatusCode::SERVICE_UNAVAILABLE, "{}", detailed.text);
+    assert_eq!(detailed.json["status"], "unhealthy");
+    let db = &detailed.json["dependencies"]["database"];
+    assert_eq!(db["status"], "down", "{}", detailed.text);
+    assert!(
+        db["last_error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{}",
+        detailed.text
+    );
     assert_error(
         &t.get("/api/v1/machines").await,
         StatusCode::SERVICE_UNAVAILABLE,
@@ -54,6 +64,24 @@ async fn storage_outage_answers_503_and_recovers() {
     assert_eq!(actuator.status, StatusCode::OK, "{}", actuator.text);
     assert_eq!(actuator.json["status"], "UP");
     assert_eq!(actuator.json["components"]["db"]["status"], "UP");
+    // healthy again, with the ping's time, and the outage's error kept as the last one
+    let detailed = t.get("/health/detailed").await;
+    assert_eq!(detailed.status, StatusCode::OK, "{}", detailed.text);
+    assert_eq!(detailed.json["status"], "healthy", "{}", detailed.text);
+    let db = &detailed.json["dependencies"]["database"];
+    assert_eq!(db["status"], "up");
+    assert!(
+        db["response_time_ms"].as_f64().is_some_and(|ms| ms >= 0.0),
+        "{}",
+        detailed.text
+    );
+    assert!(
+        db["last_error"].is_string() && db["last_error_at"].is_string(),
+        "{}",
+        detailed.text
+    );
+    assert!(detailed.json["uptime_secs"].is_u64() && detailed.json["version"].is_string());
+    assert!(detailed.json["disks"][0]["free_bytes"].is_u64(), "{}", detailed.text);
     let retried = t.post("/api/v1/ingest", &batch).await;
     assert_eq!(retried.status, StatusCode::OK, "{}", retried.text);
     assert_eq!(
