@@ -135,7 +135,8 @@ async fn collector_to_mysql_with_a_real_container() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|c| c["id"] == cid.as_str() && c["host"] == host_id.as_str() && c["name"] == name.as_str()),
+            // the original's shape: the host's name, Docker's leading slash
+            .any(|c| c["id"] == cid.as_str() && c["host"] == "e2e-box" && c["name"] == format!("/{name}")),
         "{compat}"
     );
 
