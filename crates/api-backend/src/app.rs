@@ -92,6 +92,7 @@ async fn build_with(
         &config.notify,
         NotifyMetrics::register(&mut registry),
         notifier_shutdown,
+        readiness.clone(),
     );
     let alerting_metrics = AlertingMetrics::register(&mut registry);
     readiness.set(DATABASE_CHECK, false, "connecting to MySQL and applying migrations");

@@ -262,16 +262,30 @@ pub fn java_double(v: f64) -> String {
     format!("{mantissa}E{exponent}")
 }
 
-/// A JSON number in Java's form; null when absent or not finite (JSON has no NaN).
+/// A number as a JSON number written in Java's `Double.toString` form (`85.0`, `2.0E10`);
+/// `None` for NaN and the infinities, which JSON cannot carry.
+pub fn java_number(v: f64) -> Option<Box<serde_json::value::RawValue>> {
+    if !v.is_finite() {
+        return None;
+    }
+    serde_json::value::RawValue::from_string(java_double(v)).ok()
+}
+
+/// A container's name as Docker gives it (and the original showed it): `/` first.
+pub fn docker_name(name: &str) -> String {
+    format!("/{}", name.trim_start_matches('/'))
+}
+
+/// The form of compat times: `YYYY-MM-DDTHH:MM:SS` (local time, no zone, no fraction).
+pub const LOCAL_TIME: &str = "%Y-%m-%dT%H:%M:%S";
+
+/// A JSON number in Java's form; null when absent or not finite.
 struct Num(Option<f64>);
 
 impl serde::Serialize for Num {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self.0.filter(|v| v.is_finite()) {
-            Some(v) => match serde_json::value::RawValue::from_string(java_double(v)) {
-                Ok(raw) => raw.serialize(s),
-                Err(_) => s.serialize_none(),
-            },
+        match self.0.and_then(java_number) {
+            Some(raw) => raw.serialize(s),
             None => s.serialize_none(),
         }
     }
@@ -350,7 +364,7 @@ where
                     );
                 }
                 ContainerShape::Running(Box::new(RunningShape {
-                    name: format!("/{}", c.name.trim_start_matches('/')),
+                    name: docker_name(&c.name),
                     cpu_usage_percent: Num(c.cpu_percent),
                     memory_used_bytes: bytes(c.mem_used_bytes),
                     disk_read_bytes_delta: Num(c.blk_read_bytes_per_sec),
@@ -367,7 +381,7 @@ where
         kind: "host",
         host_id: &r.host_id,
         name: &r.host_name,
-        time_stamp: r.sampled_at.with_timezone(zone).format("%Y-%m-%dT%H:%M:%S").to_string(),
+        time_stamp: r.sampled_at.with_timezone(zone).format(LOCAL_TIME).to_string(),
         cpu_usage_percent: Num(h.cpu_percent),
         memory_used_bytes: bytes(h.mem_used_bytes),
         disk_read_bytes_delta: Num(h.disk_read_bytes_per_sec),

@@ -1,6 +1,7 @@
-//! `GET /health/detailed`, every binary's: overall `healthy` / `degraded` / `unhealthy`, each
-//! dependency the binary checks (MySQL, Kafka, Docker, the backend, a webhook receiver) with its
-//! status, `response_time_ms` where the check timed a probe, the newest error and when it was,
+//! `GET /health/detailed`, every binary's: overall `status` (`healthy` / `degraded` /
+//! `unhealthy`), `checks`: each dependency the binary checks (MySQL, Kafka, Docker, the
+//! backend, a webhook receiver) with its `status`, `response_time_ms` where the check timed a
+//! probe, `error` (the current failure, null while up) and the newest error and when it was,
 //! the disk space where the process runs (its working directory: logs, spools), version and
 //! uptime. Built from the same checks as `/health/ready` ([`crate::ops::Readiness`]).
 
@@ -43,6 +44,8 @@ pub struct Dependency {
     pub response_time_ms: Option<f64>,
     /// What the last check found.
     pub detail: String,
+    /// The current failure; null while the dependency is up.
+    pub error: Option<String>,
     /// The newest failure (kept after the dependency is back), and when it was (RFC 3339).
     pub last_error: Option<String>,
     pub last_error_at: Option<String>,
@@ -67,14 +70,15 @@ pub struct Detailed {
     pub status: Overall,
     pub version: &'static str,
     pub uptime_secs: u64,
-    pub dependencies: BTreeMap<String, Dependency>,
+    /// Each dependency by name.
+    pub checks: BTreeMap<String, Dependency>,
     pub disks: Vec<Disk>,
 }
 
 /// The detailed health of the checks in `readiness`.
 pub fn detailed(readiness: &Readiness) -> Detailed {
     let mut status = Overall::Healthy;
-    let dependencies = readiness
+    let checks = readiness
         .entries()
         .into_iter()
         .map(|(name, e)| {
@@ -87,6 +91,7 @@ pub fn detailed(readiness: &Readiness) -> Detailed {
             let dep = Dependency {
                 status: if e.check.ok { Up::Up } else { Up::Down },
                 critical: e.critical,
+                error: (!e.check.ok).then(|| e.check.detail.clone()),
                 response_time_ms: e.response_time.map(|d| (d.as_secs_f64() * 1e6).round() / 1e3),
                 detail: e.check.detail,
                 last_error_at: e.last_error.as_ref().map(|(_, at)| crate::timefmt::format(at)),
@@ -100,7 +105,7 @@ pub fn detailed(readiness: &Readiness) -> Detailed {
         status,
         version: env!("CARGO_PKG_VERSION"),
         uptime_secs: readiness.started.elapsed().as_secs(),
-        dependencies,
+        checks,
         disks: disk(".").into_iter().collect(),
     }
 }

@@ -352,15 +352,14 @@ mod tests {
         assert!(!r.report().checks.contains_key("webhook"), "/health/ready is unchanged");
         let d = detailed(&r);
         assert_eq!(d.status, Overall::Degraded);
-        assert_eq!(
-            d.dependencies["webhook"].last_error.as_deref(),
-            Some("connection refused")
-        );
+        assert_eq!(d.checks["webhook"].error.as_deref(), Some("connection refused"));
+        assert_eq!(d.checks["webhook"].last_error.as_deref(), Some("connection refused"));
         r.measured("database", false, "timed out", std::time::Duration::from_secs(2));
         assert_eq!(detailed(&r).status, Overall::Unhealthy);
         r.measured("database", true, "reachable", std::time::Duration::from_millis(4));
-        let db = &detailed(&r).dependencies["database"];
+        let db = &detailed(&r).checks["database"];
         assert_eq!((db.status, db.response_time_ms), (crate::health::Up::Up, Some(4.0)));
+        assert_eq!(db.error, None, "up: no current error");
         assert_eq!(db.last_error.as_deref(), Some("timed out"), "the last error is kept");
     }
 }

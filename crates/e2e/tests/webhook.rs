@@ -86,6 +86,14 @@ async fn one_firing_and_one_resolved_notification_arrive_after_the_receiver_come
     )
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await; // the first delivery attempts fail meanwhile
+                                                      // the receiver's failure degrades the detailed health but not readiness
+    let detailed = stack.get_json(&format!("{base}/health/detailed")).await;
+    assert_eq!(detailed["status"], "degraded", "{detailed}");
+    assert_eq!(detailed["checks"]["webhook_slack"]["status"], "down", "{detailed}");
+    assert!(detailed["checks"]["webhook_slack"]["error"].is_string(), "{detailed}");
+    stack
+        .wait_status(&format!("{base}/health/ready"), 200, Duration::from_secs(1))
+        .await;
 
     let got = receiver(hook).await;
     let texts = wait_until(Duration::from_secs(45), "both notifications", || async {
@@ -113,6 +121,12 @@ async fn one_firing_and_one_resolved_notification_arrive_after_the_receiver_come
             .lines()
             .any(|l| l.starts_with("api_notifications_retries_total") && !l.ends_with(" 0")),
         "retried: {metrics}"
+    );
+    let detailed = stack.get_json(&format!("{base}/health/detailed")).await;
+    assert_eq!(detailed["status"], "healthy", "delivering again: {detailed}");
+    assert!(
+        detailed["checks"]["webhook_slack"]["response_time_ms"].is_number(),
+        "{detailed}"
     );
     stack.db.drop_db().await;
 }

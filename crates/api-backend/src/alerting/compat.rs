@@ -132,11 +132,11 @@ fn number_text(v: f64) -> String {
     format!("{v}")
 }
 
-/// Reads the seven values of a POST body: numbers or numeric strings, every field present.
-/// The error is a sentence for the caller.
 /// The original's refusal of a value that is not a number.
 pub const INVALID_NUMBER: &str = "Invalid number format in one or more fields.";
 
+/// Reads the seven values of a POST body: numbers or numeric strings, every field present.
+/// The error is a sentence for the caller.
 pub fn parse_values(body: &Value) -> Result<Values, String> {
     let Some(object) = body.as_object() else {
         return Err(format!(

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::ops::Readiness;
 use common::shutdown::Shutdown;
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -111,6 +112,8 @@ pub(crate) struct Worker {
     /// delivered (each logged once per episode; the metrics count every one).
     failing: bool,
     gave_up_logged: bool,
+    /// Where the receiver's state shows in `/health/detailed` (an optional dependency).
+    readiness: Arc<Readiness>,
 }
 
 impl Worker {
@@ -120,8 +123,9 @@ impl Worker {
         tuning: Tuning,
         metrics: NotifyMetrics,
         shutdown: Shutdown,
+        readiness: Arc<Readiness>,
     ) -> Self {
-        Worker {
+        let worker = Worker {
             target,
             client,
             tuning,
@@ -130,7 +134,17 @@ impl Worker {
             drain_until: None,
             failing: false,
             gave_up_logged: false,
-        }
+            readiness,
+        };
+        worker.health(true, "no notification sent yet".into(), None);
+        worker
+    }
+
+    /// Records the receiver's state (`webhook_slack` / `webhook_generic`): failing, it degrades
+    /// the detailed health but not readiness.
+    fn health(&self, ok: bool, detail: String, took: Option<Duration>) {
+        let name = format!("webhook_{}", self.target.format.label());
+        self.readiness.set_optional(&name, ok, detail, took);
     }
 
     fn label(&self) -> TargetLabel {
@@ -173,6 +187,7 @@ impl Worker {
                 self.metrics.retries.get_or_create(&self.label()).inc();
             }
             attempts += 1;
+            let started = Instant::now();
             let request = attempt(&client, &url, &body, self.tuning.backoff_max);
             tokio::pin!(request);
             let attempt = loop {
@@ -185,6 +200,12 @@ impl Worker {
                     () = self.shutdown.wait(), if self.drain_until.is_none() => self.start_draining(),
                 }
             };
+            let took = Some(started.elapsed());
+            match &attempt {
+                Attempt::Delivered => self.health(true, "delivered".into(), took),
+                Attempt::Refused(why) => self.health(false, format!("refused: {why}"), took),
+                Attempt::Retry { why, .. } => self.health(false, why.clone(), took),
+            }
             match attempt {
                 Attempt::Delivered => {
                     self.metrics.sent.get_or_create(&self.label()).inc();

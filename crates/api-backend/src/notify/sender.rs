@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use common::ops::Readiness;
 use common::shutdown::Shutdown;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
@@ -62,8 +63,15 @@ impl Notifier {
     /// Starts the notifier for the configured webhooks (a no-op handle when there is none).
     /// Must be called inside a tokio runtime. It stops when `shutdown` fires (queued
     /// notifications get a short grace) or when every handle is dropped.
-    pub fn spawn(config: &NotifyConfig, metrics: NotifyMetrics, shutdown: Shutdown) -> NotifierHandle {
-        Notifier::spawn_with(config, Tuning::default(), metrics, shutdown)
+    /// Each receiver's state shows in `readiness` as an optional dependency (`webhook_slack`,
+    /// `webhook_generic`: `/health/detailed` is degraded while one fails).
+    pub fn spawn(
+        config: &NotifyConfig,
+        metrics: NotifyMetrics,
+        shutdown: Shutdown,
+        readiness: Arc<Readiness>,
+    ) -> NotifierHandle {
+        Notifier::spawn_with(config, Tuning::default(), metrics, shutdown, readiness)
     }
 
     /// [`Notifier::spawn`] with other retry and shutdown timings (tests use short ones).
@@ -72,6 +80,7 @@ impl Notifier {
         tuning: Tuning,
         metrics: NotifyMetrics,
         shutdown: Shutdown,
+        readiness: Arc<Readiness>,
     ) -> NotifierHandle {
         let targets: Vec<Target> = [
             (Format::Slack, &config.alert_webhook_url),
@@ -104,6 +113,7 @@ impl Notifier {
                 tuning.clone(),
                 metrics.clone(),
                 shutdown.clone(),
+                readiness.clone(),
             );
             tasks.push(tokio::spawn(worker.run(rx)));
         }

@@ -312,7 +312,7 @@ impl Store {
                     containers.push(InventoryContainer {
                         host: host.unwrap_or_default(),
                         id,
-                        name: format!("/{}", name.trim_start_matches('/')),
+                        name: common::compat::docker_name(&name),
                     });
                 }
                 None => {}

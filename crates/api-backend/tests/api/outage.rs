@@ -41,13 +41,9 @@ async fn storage_outage_answers_503_and_recovers() {
     let detailed = t.get("/health/detailed").await;
     assert_eq!(detailed.status, StatusCode::SERVICE_UNAVAILABLE, "{}", detailed.text);
     assert_eq!(detailed.json["status"], "unhealthy");
-    let db = &detailed.json["dependencies"]["database"];
+    let db = &detailed.json["checks"]["database"];
     assert_eq!(db["status"], "down", "{}", detailed.text);
-    assert!(
-        db["last_error"].as_str().is_some_and(|e| !e.is_empty()),
-        "{}",
-        detailed.text
-    );
+    assert!(db["error"].as_str().is_some_and(|e| !e.is_empty()), "{}", detailed.text);
     assert_error(
         &t.get("/api/v1/machines").await,
         StatusCode::SERVICE_UNAVAILABLE,
@@ -68,8 +64,9 @@ async fn storage_outage_answers_503_and_recovers() {
     let detailed = t.get("/health/detailed").await;
     assert_eq!(detailed.status, StatusCode::OK, "{}", detailed.text);
     assert_eq!(detailed.json["status"], "healthy", "{}", detailed.text);
-    let db = &detailed.json["dependencies"]["database"];
+    let db = &detailed.json["checks"]["database"];
     assert_eq!(db["status"], "up");
+    assert!(db["error"].is_null(), "{}", detailed.text);
     assert!(
         db["response_time_ms"].as_f64().is_some_and(|ms| ms >= 0.0),
         "{}",

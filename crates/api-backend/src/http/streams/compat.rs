@@ -8,9 +8,8 @@
 
 use chrono::{DateTime, Local, Utc};
 use serde::Serialize;
-use serde_json::value::RawValue;
 
-pub use common::compat::java_double;
+pub use common::compat::{java_double, java_number};
 
 use crate::alerts::{AlertEvent, MachineKind, Metric};
 
@@ -77,8 +76,8 @@ pub fn message(event: &AlertEvent) -> Option<Message> {
 /// A machine's name as the original gave it: a container's with Docker's leading `/`.
 pub fn machine_name(kind: MachineKind, name: &str) -> String {
     match kind {
-        MachineKind::Container if !name.starts_with('/') => format!("/{name}"),
-        _ => name.to_owned(),
+        MachineKind::Container => common::compat::docker_name(name),
+        MachineKind::Host => name.to_owned(),
     }
 }
 
@@ -99,18 +98,9 @@ pub fn metric_name(metric: Metric) -> Option<&'static str> {
     })
 }
 
-/// A number as a JSON number written in Java's `Double.toString` form (`85.0`, `2.0E10`);
-/// `None` for NaN and the infinities, which JSON cannot carry.
-pub fn java_number(v: f64) -> Option<Box<RawValue>> {
-    if !v.is_finite() {
-        return None;
-    }
-    RawValue::from_string(java_double(v)).ok()
-}
-
 /// `YYYY-MM-DDTHH:MM:SS` in the local time zone (`TZ`).
 pub fn local_timestamp(at: DateTime<Utc>) -> String {
-    at.with_timezone(&Local).format("%Y-%m-%dT%H:%M:%S").to_string()
+    at.with_timezone(&Local).format(common::compat::LOCAL_TIME).to_string()
 }
 
 #[cfg(test)]

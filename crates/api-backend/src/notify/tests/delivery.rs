@@ -43,7 +43,7 @@ struct Running {
 fn spawn(config: &NotifyConfig, tuning: Tuning) -> Running {
     let (stop, shutdown) = shutdown::channel();
     let metrics = NotifyMetrics::default();
-    let handle = Notifier::spawn_with(config, tuning, metrics.clone(), shutdown);
+    let handle = Notifier::spawn_with(config, tuning, metrics.clone(), shutdown, common::ops::Readiness::new());
     Running { handle, metrics, stop }
 }
 
