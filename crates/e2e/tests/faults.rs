@@ -253,15 +253,19 @@ async fn mysql_out_of_disk_space_acknowledges_nothing_unstored_and_resumes_once_
         (e2e::metric_value(&m, "api_ingest_unavailable_total") > 0.0).then_some(m)
     })
     .await;
-    let full_at = stored().await;
+    // while the disk is full MariaDB may not give the test a connection either: then the
+    // count is left out (what was acknowledged is checked once space is freed, below)
+    let pool = &stack.db.pool;
+    let full_at = e2e::stored::try_count(pool).await;
     tokio::time::sleep(Duration::from_secs(10)).await;
-    let during = stored().await;
+    let during = e2e::stored::try_count(pool).await;
     eprintln!(
-        "{} batches refused while full; {} records stored meanwhile",
+        "{} batches refused while full; stored when full {full_at:?}, 10 s later {during:?}",
         e2e::metric_value(&metrics, "api_ingest_unavailable_total"),
-        during - full_at
     );
-    assert!(during < RECORDS, "the disk stayed full while records were still coming");
+    if let Ok(during) = during {
+        assert!(during < RECORDS, "the disk stayed full while records were still coming");
+    }
     disk.free();
     eprintln!("disk space freed");
     finish_and_check(&stack, &mut sim, api, RECORDS).await;
